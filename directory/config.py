@@ -1,0 +1,49 @@
+"""Configuration from environment variables, with defaults that run on a laptop.
+
+Everything a deployment changes lives here, so README's configuration table and the code agree.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_DATA_DIR = PROJECT_ROOT / "var"
+
+
+@dataclass(frozen=True)
+class Config:
+    data_dir: Path = DEFAULT_DATA_DIR
+    database_url: str = f"sqlite:///{DEFAULT_DATA_DIR / 'directory.sqlite3'}"
+    # "embedded" needs no server; "opensearch" is the engine for real deployments.
+    search_backend: str = "embedded"
+    opensearch_url: str = "http://127.0.0.1:9200"
+    opensearch_index_prefix: str = "cme"
+    opensearch_user: str | None = None
+    opensearch_password: str | None = None
+    # Listings expire at the end of their last day in the directory's own time zone, not UTC.
+    timezone: str = "America/New_York"
+    # Unset, a random key per process: sessions then last until a restart, which is safe.
+    secret_key: str = ""
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> Config:
+        env = dict(os.environ if env is None else env)
+        defaults = cls()
+        data_dir = Path(env.get("DIRECTORY_DATA_DIR", defaults.data_dir))
+        return cls(
+            database_url=env.get("DATABASE_URL", f"sqlite:///{data_dir / 'directory.sqlite3'}"),
+            data_dir=data_dir,
+            search_backend=env.get("SEARCH_BACKEND", defaults.search_backend),
+            opensearch_url=env.get("OPENSEARCH_URL", defaults.opensearch_url),
+            opensearch_index_prefix=env.get(
+                "OPENSEARCH_INDEX_PREFIX", defaults.opensearch_index_prefix
+            ),
+            opensearch_user=env.get("OPENSEARCH_USER") or None,
+            opensearch_password=env.get("OPENSEARCH_PASSWORD") or None,
+            timezone=env.get("DIRECTORY_TIMEZONE", defaults.timezone),
+            secret_key=env.get("SECRET_KEY") or secrets.token_hex(32),
+        )

@@ -1,0 +1,179 @@
+"""The registry: providers, their activities, and each activity's board, REMS and MIPS registrations.
+
+Lists that belong to one row and are only ever read with it (objectives, practice areas of one
+board registration, ...) are JSON columns: they round-trip on SQLite and PostgreSQL alike and
+keep a 100,000-activity load to a few inserts per activity.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+# Named constraints so Alembic migrations behave the same on SQLite and PostgreSQL.
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {dict[str, Any]: JSON, list[str]: JSON}
+
+
+class Provider(Base):
+    __tablename__ = "providers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(300))
+    accreditation_status: Mapped[str] = mapped_column(String(60))
+    kind: Mapped[str | None] = mapped_column(String(60))
+    city: Mapped[str | None] = mapped_column(String(120))
+    state: Mapped[str | None] = mapped_column(String(60))
+    country: Mapped[str | None] = mapped_column(String(2))
+    url: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    activities: Mapped[list[Activity]] = relationship(back_populates="provider")
+
+
+class Activity(Base):
+    __tablename__ = "activities"
+    __table_args__ = (
+        # The provider's own id is how re-uploads find the activity they update.
+        UniqueConstraint("provider_id", "provider_activity_id"),
+        # The incremental indexer reads "what changed since" in this order.
+        Index("ix_activities_updated_at_id", "updated_at", "id"),
+    )
+
+    # The registry's numeric activity id (e.g. 210016939), shown to physicians and providers.
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    provider_id: Mapped[int] = mapped_column(ForeignKey("providers.id"), index=True)
+    provider_activity_id: Mapped[str] = mapped_column(String(100))
+
+    title: Mapped[str] = mapped_column(String(500))
+    format: Mapped[str] = mapped_column(String(60))
+    start_date: Mapped[date | None] = mapped_column(Date)
+    end_date: Mapped[date | None] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(20), default="Draft")
+
+    description: Mapped[str | None] = mapped_column(Text)
+    objectives: Mapped[list[str]] = mapped_column(default=list)
+    keywords: Mapped[list[str]] = mapped_column(default=list)
+    # Broad specialties the activity is meant for ("Physical Medicine and Rehabilitation"): how
+    # it is found for a board that has no registration program of its own.
+    specialties: Mapped[list[str]] = mapped_column(default=list)
+    delivery: Mapped[str | None] = mapped_column(String(20))
+    # Where it happens when in person; each occurrence may carry its own place too.
+    city: Mapped[str | None] = mapped_column(String(120))
+    state: Mapped[str | None] = mapped_column(String(60))
+    country: Mapped[str | None] = mapped_column(String(2))
+    cme_credits: Mapped[float | None] = mapped_column(Float)
+    providership: Mapped[str | None] = mapped_column(String(10))
+    joint_provider: Mapped[str | None] = mapped_column(String(300))
+
+    # Public directory listing.
+    show_in_directory: Mapped[bool] = mapped_column(Boolean, default=False)
+    # In cents, so that sums and comparisons are exact; 0 means free.
+    fee_cents: Mapped[int | None] = mapped_column(Integer)
+    registration: Mapped[str | None] = mapped_column(String(20))
+    url: Mapped[str | None] = mapped_column(String(1000))
+
+    mips: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Learner completions reported; once there are any, the activity cannot be deleted.
+    completions_reported: Mapped[int] = mapped_column(Integer, default=0)
+
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, onupdate=utcnow
+    )
+
+    provider: Mapped[Provider] = relationship(back_populates="activities")
+    occurrences: Mapped[list[Occurrence]] = relationship(
+        back_populates="activity", cascade="all, delete-orphan", order_by="Occurrence.start_date"
+    )
+    moc: Mapped[list[MocRegistration]] = relationship(
+        back_populates="activity", cascade="all, delete-orphan", order_by="MocRegistration.board"
+    )
+    rems: Mapped[list[RemsRegistration]] = relationship(
+        back_populates="activity", cascade="all, delete-orphan"
+    )
+
+
+class Occurrence(Base):
+    """One date and place of an activity that is given more than once."""
+
+    __tablename__ = "occurrences"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    activity_id: Mapped[int] = mapped_column(ForeignKey("activities.id"), index=True)
+    start_date: Mapped[date] = mapped_column(Date)
+    end_date: Mapped[date] = mapped_column(Date)
+    venue: Mapped[str | None] = mapped_column(String(300))
+    city: Mapped[str | None] = mapped_column(String(120))
+    state: Mapped[str | None] = mapped_column(String(60))
+    country: Mapped[str | None] = mapped_column(String(2))
+
+    activity: Mapped[Activity] = relationship(back_populates="occurrences")
+
+
+class MocRegistration(Base):
+    """An activity's registration for one certifying board's MOC / Continuing Certification."""
+
+    __tablename__ = "moc_registrations"
+    __table_args__ = (UniqueConstraint("activity_id", "board"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    activity_id: Mapped[int] = mapped_column(ForeignKey("activities.id"), index=True)
+    board: Mapped[str] = mapped_column(String(20), index=True)
+    practice_areas: Mapped[list[str]] = mapped_column(default=list)
+    # The board's own names for its credit types (e.g. ABIM "Medical Knowledge").
+    credit_types: Mapped[list[str]] = mapped_column(default=list)
+    points: Mapped[float | None] = mapped_column(Float)
+    # ABA only: one or two paths in its content outline ("Pain Medicine > General > ...").
+    content_areas: Mapped[list[str]] = mapped_column(default=list)
+    claim_deadline: Mapped[date | None] = mapped_column(Date)
+    attested: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    activity: Mapped[Activity] = relationship(back_populates="moc")
+
+
+class RemsRegistration(Base):
+    """A REMS education registration (e.g. Opioid Analgesic REMS) with its RPC activity id."""
+
+    __tablename__ = "rems_registrations"
+    __table_args__ = (UniqueConstraint("activity_id", "program"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    activity_id: Mapped[int] = mapped_column(ForeignKey("activities.id"), index=True)
+    program: Mapped[str] = mapped_column(String(100))
+    rpc_id: Mapped[str | None] = mapped_column(String(100))
+    attested: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    activity: Mapped[Activity] = relationship(back_populates="rems")

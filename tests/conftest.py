@@ -1,0 +1,33 @@
+"""Shared fixtures: a migrated SQLite registry per test, and the Flask app on top of it."""
+
+from __future__ import annotations
+
+import pytest
+
+from directory.app import create_app
+from directory.config import Config
+from directory.db import make_engine, upgrade
+
+
+@pytest.fixture
+def database_url(tmp_path):
+    url = f"sqlite:///{tmp_path / 'registry.sqlite3'}"
+    upgrade(url)
+    return url
+
+
+@pytest.fixture
+def engine(database_url):
+    engine = make_engine(database_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def app(database_url, tmp_path):
+    return create_app(Config(database_url=database_url, data_dir=tmp_path, secret_key="test"))
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
