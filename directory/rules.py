@@ -1,0 +1,437 @@
+"""The registry's rules, in one place: validation, board completeness, and publishability.
+
+Everything here is a pure function of an activity (an ORM object, attached or not), the
+reference data and `today`: no database, no clock. The web forms, the batch importer, the
+web service, the indexer and the provider's "why is my activity not listed" view all call
+these, so a rule changes in one place and every path agrees.
+
+Problems have a severity:
+- "error": the registry refuses to save it (points above credits, end before start, ...);
+- "incomplete": saved, but the board or REMS registration does not count until completed
+  (the registry's "Missing Required Information");
+- "warning": saved and counted; worth a second look (low credits for MIPS).
+"""
+
+from __future__ import annotations
+
+import calendar
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+from typing import Literal
+
+from directory.models import Activity, MocRegistration, RemsRegistration
+from directory.reference import Board, Reference, reference
+
+Severity = Literal["error", "incomplete", "warning"]
+
+
+@dataclass(frozen=True)
+class Problem:
+    field: str
+    message: str
+    severity: Severity = "error"
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.message}"
+
+
+@dataclass(frozen=True)
+class BoardStatus:
+    """How one board registration stands: complete or not, and counted today or not."""
+
+    board: str
+    complete: bool
+    counted: bool
+    missing: tuple[str, ...]
+    reasons: tuple[str, ...]
+
+    def summary(self) -> str:
+        if self.complete:
+            state = "complete" if self.counted else "complete, but " + "; ".join(self.reasons)
+            return f"registered for {self.board}: {state}"
+        return f"{self.board}: missing {', '.join(self.missing)}"
+
+
+def _num(x: float) -> str:
+    """2.0 -> '2', 1.5 -> '1.5': how a provider wrote the number."""
+    return f"{x:g}"
+
+
+def add_months(d: date, months: int) -> date:
+    """The same day `months` later, clamped to the end of a shorter month."""
+    month_index = d.month - 1 + months
+    year, month = d.year + month_index // 12, month_index % 12 + 1
+    return date(year, month, min(d.day, calendar.monthrange(year, month)[1]))
+
+
+# --- what an activity needs -------------------------------------------------------------------
+
+# Fields a draft cannot be saved without.
+DRAFT_FIELDS = ("title", "format", "start_date", "end_date")
+
+FIELD_LABELS = {
+    "title": "title",
+    "format": "format",
+    "start_date": "start date",
+    "end_date": "end date",
+    "delivery": "delivery",
+    "city": "city",
+    "state": "state",
+    "country": "country",
+    "cme_credits": "CME credits",
+    "description": "description",
+    "providership": "providership",
+    "fee_cents": "fee",
+    "registration": "registration",
+    "url": "activity URL",
+}
+
+
+def _blank(value: object) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def missing_for_active(activity: Activity) -> list[str]:
+    """Labels of the fields the registry requires before an activity may be Active."""
+    needed = ["delivery", "cme_credits", "description", "providership"]
+    if activity.delivery in ("in person", "both"):
+        needed += ["city", "country"]
+        if (activity.country or "").upper() in ("US", "CA"):
+            needed.append("state")
+    if activity.show_in_directory:
+        needed += ["fee_cents", "registration", "url"]
+    missing = [f for f in needed if _blank(getattr(activity, f))]
+    if "cme_credits" not in missing and (activity.cme_credits or 0) <= 0:
+        missing.append("cme_credits")
+    return [FIELD_LABELS[f] for f in missing]
+
+
+def _choice(value: str | None, allowed: Iterable[str], label: str) -> list[Problem]:
+    allowed = tuple(allowed)
+    if value is not None and value not in allowed:
+        return [Problem(label, f"'{value}' is not one of: {', '.join(allowed)}")]
+    return []
+
+
+def _basics(activity: Activity, ref: Reference) -> list[Problem]:
+    problems = [
+        Problem(FIELD_LABELS[f], "required, even for a draft")
+        for f in DRAFT_FIELDS
+        if _blank(getattr(activity, f))
+    ]
+    if not _blank(activity.format) and activity.format not in ref.formats:
+        names = ", ".join(f.name for f in ref.formats.values() if not f.legacy)
+        problems.append(
+            Problem("format", f"'{activity.format}' is not a format; use one of: {names}")
+        )
+    problems += _choice(activity.status, ref.statuses, "status")
+    problems += _choice(activity.delivery, ref.delivery, "delivery")
+    problems += _choice(activity.providership, ref.providership, "providership")
+    problems += _choice(activity.registration, ref.registration, "registration")
+    if activity.cme_credits is not None and activity.cme_credits < 0:
+        problems.append(Problem("CME credits", f"{_num(activity.cme_credits)} is negative"))
+    if activity.fee_cents is not None and activity.fee_cents < 0:
+        problems.append(Problem("fee", "cannot be negative; use 0 for a free activity"))
+    return problems
+
+
+def _dates(activity: Activity, ref: Reference) -> list[Problem]:
+    start, end = activity.start_date, activity.end_date
+    if start is None or end is None:
+        return []
+    if end < start:
+        return [Problem("end date", f"{end} is before the start date {start}")]
+    fmt = ref.formats.get(activity.format)
+    if fmt and fmt.max_months and end > add_months(start, fmt.max_months):
+        span = f"{fmt.max_months // 12} years" if fmt.max_months % 12 == 0 else ""
+        limit = span if fmt.max_months > 12 else f"{fmt.max_months} months"
+        return [
+            Problem(
+                "end date",
+                f"{'an' if fmt.name[0] in 'AEIOU' else 'a'} {fmt.name} may run at most {limit}: from {start} it must end by "
+                f"{add_months(start, fmt.max_months)}, not {end}",
+            )
+        ]
+    return []
+
+
+def _occurrences(activity: Activity) -> list[Problem]:
+    problems = []
+    for n, occ in enumerate(activity.occurrences, start=1):
+        label = f"occurrence {n}"
+        if occ.end_date < occ.start_date:
+            problems.append(
+                Problem(label, f"ends {occ.end_date}, before it starts {occ.start_date}")
+            )
+        elif (
+            activity.start_date
+            and activity.end_date
+            and not (activity.start_date <= occ.start_date and occ.end_date <= activity.end_date)
+        ):
+            problems.append(
+                Problem(
+                    label,
+                    f"{occ.start_date} to {occ.end_date} falls outside the activity's dates "
+                    f"{activity.start_date} to {activity.end_date}",
+                )
+            )
+    return problems
+
+
+def moc_problems(reg: MocRegistration, activity: Activity, ref: Reference) -> list[Problem]:
+    """Errors and missing items of one board registration."""
+    board: Board | None = ref.boards.get(reg.board)
+    if board is None or not board.collaborating:
+        boards = ", ".join(b.code for b in ref.collaborating_boards)
+        why = (
+            f"{reg.board} has no MOC registration program; any Category 1 activity counts for it"
+            if board
+            else f"'{reg.board}' is not a board that takes MOC registrations"
+        )
+        return [Problem("MOC board", f"{why}. Boards that do: {boards}")]
+
+    code = board.code
+    problems: list[Problem] = []
+    for area in reg.practice_areas:
+        if area not in board.practice_areas:
+            problems.append(
+                Problem(f"{code} practice areas", f"'{area}' is not one of {code}'s practice areas")
+            )
+    for credit_type in reg.credit_types:
+        if credit_type not in board.credit_type_names:
+            problems.append(
+                Problem(
+                    f"{code} credit types",
+                    f"{code} does not offer '{credit_type}'; its credit types are "
+                    f"{', '.join(board.credit_type_names)}",
+                )
+            )
+    if reg.points is not None:
+        if reg.points <= 0:
+            problems.append(Problem(f"{code} points", f"{_num(reg.points)} must be above zero"))
+        elif activity.cme_credits is not None and reg.points > activity.cme_credits:
+            # The registry's own words are "MOC credit value must be less than CME value listed".
+            problems.append(
+                Problem(
+                    f"{code} points",
+                    f"{_num(reg.points)} exceeds the activity's {_num(activity.cme_credits)} "
+                    "CME credits; MOC points may not be more than the CME credits",
+                )
+            )
+    if board.requires_content_areas:
+        for path in reg.content_areas:
+            if path not in ref.aba_outline:
+                problems.append(
+                    Problem(
+                        f"{code} content areas",
+                        f"'{path}' is not in the {code} content outline "
+                        "(write it as 'Area > Section > Topic')",
+                    )
+                )
+        if len(reg.content_areas) > 2:
+            problems.append(
+                Problem(f"{code} content areas", f"{len(reg.content_areas)} given; choose 1 or 2")
+            )
+    elif reg.content_areas:
+        problems.append(Problem(f"{code} content areas", f"{code} does not use content areas"))
+
+    def missing(item: str, message: str) -> None:
+        problems.append(Problem(f"{code} {item}", message, "incomplete"))
+
+    if not reg.practice_areas:
+        missing("practice areas", f"choose at least one {code} practice area")
+    if not reg.credit_types:
+        missing("credit types", f"choose at least one of {', '.join(board.credit_type_names)}")
+    if reg.points is None:
+        missing("points", f"how many {code} points the activity offers")
+    if board.requires_content_areas and not reg.content_areas:
+        missing("content areas", f"{code} needs 1 or 2 content areas from its content outline")
+    if reg.claim_deadline is None:
+        missing("claim deadline", "the last day a learner can claim MOC credit")
+    if not reg.attested:
+        missing("attestation", f"attest that the activity meets {code}'s requirements")
+    return problems
+
+
+def rems_problems(reg: RemsRegistration, ref: Reference) -> list[Problem]:
+    if reg.program not in ref.rems_programs:
+        return [
+            Problem(
+                "REMS", f"'{reg.program}' is not a REMS; use one of {', '.join(ref.rems_programs)}"
+            )
+        ]
+    problems = []
+    if _blank(reg.rpc_id):
+        problems.append(
+            Problem(f"{reg.program} RPC id", "the RPC activity id is required", "incomplete")
+        )
+    if not reg.attested:
+        problems.append(
+            Problem(
+                f"{reg.program} attestation",
+                "attest to the REMS program requirements",
+                "incomplete",
+            )
+        )
+    return problems
+
+
+def validate_activity(activity: Activity, ref: Reference | None = None) -> list[Problem]:
+    """Every problem with an activity, errors first. No errors means it may be saved."""
+    ref = ref or reference()
+    problems = _basics(activity, ref) + _dates(activity, ref) + _occurrences(activity)
+    if activity.status == "Active":
+        missing = missing_for_active(activity)
+        if missing:
+            problems.append(Problem("status", f"an Active activity needs: {', '.join(missing)}"))
+    seen: set[str] = set()
+    for reg in activity.moc:
+        if reg.board in seen:
+            problems.append(Problem("MOC board", f"{reg.board} is registered twice"))
+        seen.add(reg.board)
+        problems += moc_problems(reg, activity, ref)
+    for rems in activity.rems:
+        problems += rems_problems(rems, ref)
+    if (
+        activity.mips
+        and activity.cme_credits is not None
+        and (activity.cme_credits < ref.mips_low_credit_below)
+    ):
+        problems.append(
+            Problem(
+                "MIPS",
+                f"{_num(activity.cme_credits)} credits is lower than usual for MIPS; check the "
+                "MIPS requirements (if the amount is right, ignore this)",
+                "warning",
+            )
+        )
+    order = {"error": 0, "incomplete": 1, "warning": 2}
+    return sorted(problems, key=lambda p: order[p.severity])
+
+
+def errors(problems: Iterable[Problem]) -> list[Problem]:
+    return [p for p in problems if p.severity == "error"]
+
+
+# --- status changes ---------------------------------------------------------------------------
+
+
+def status_change_problems(
+    activity: Activity, new_status: str, today: date, ref: Reference | None = None
+) -> list[Problem]:
+    """Whether `activity` may move to `new_status` today (Draft -> Active -> Ready to Close -> Closed)."""
+    ref = ref or reference()
+    old = activity.status
+    if new_status == old:
+        return []
+    if new_status not in ref.statuses:
+        return [Problem("status", f"'{new_status}' is not one of: {', '.join(ref.statuses)}")]
+    if ref.statuses.index(new_status) != ref.statuses.index(old) + 1:
+        return [
+            Problem(
+                "status",
+                f"cannot go from {old} to {new_status}; statuses move one step forward: "
+                + " -> ".join(ref.statuses),
+            )
+        ]
+    if new_status == "Active":
+        problems = []
+        missing = missing_for_active(activity)
+        if missing:
+            problems.append(Problem("status", f"to make it Active, add: {', '.join(missing)}"))
+        if activity.end_date is not None and activity.end_date < today:
+            problems.append(
+                Problem(
+                    "end date",
+                    f"{activity.end_date} has passed; an Active activity must end today or later",
+                )
+            )
+        return problems
+    return []
+
+
+def deletion_problems(activity: Activity) -> list[Problem]:
+    if activity.completions_reported:
+        return [
+            Problem(
+                "activity",
+                f"{activity.completions_reported} learner completions are reported for it, so it "
+                "cannot be deleted; withdraw it from the directory instead",
+            )
+        ]
+    return []
+
+
+# --- completeness and publishability ----------------------------------------------------------
+
+
+def board_status(
+    reg: MocRegistration, activity: Activity, today: date, ref: Reference | None = None
+) -> BoardStatus:
+    ref = ref or reference()
+    problems = [p for p in moc_problems(reg, activity, ref) if p.severity != "warning"]
+    missing = tuple(
+        p.field.removeprefix(f"{reg.board} ") for p in problems if p.severity == "incomplete"
+    )
+    invalid = tuple(str(p) for p in problems if p.severity == "error")
+    complete = not problems
+    reasons: list[str] = list(invalid)
+    if complete and reg.claim_deadline is not None and reg.claim_deadline < today:
+        reasons.append(f"its claim deadline {reg.claim_deadline} has passed")
+    return BoardStatus(
+        board=reg.board,
+        complete=complete,
+        counted=complete and not reasons,
+        missing=missing + (("valid entries",) if invalid else ()),
+        reasons=tuple(reasons),
+    )
+
+
+def why_not_listed(activity: Activity, today: date, ref: Reference | None = None) -> list[str]:
+    """Every reason the activity is not in the public directory today; empty when it is."""
+    ref = ref or reference()
+    reasons = []
+    provider = activity.provider
+    if provider is None:
+        reasons.append("it has no provider")
+    elif provider.accreditation_status not in ref.good_standing:
+        reasons.append(
+            f"the provider's accreditation ({provider.accreditation_status}) is not in good standing"
+        )
+    if activity.status != "Active":
+        reasons.append(f"its status is {activity.status}, not Active")
+    if not activity.show_in_directory:
+        reasons.append("the provider chose not to show it in the public directory")
+    if activity.end_date is not None and activity.end_date < today:
+        reasons.append(f"it ended on {activity.end_date}")
+    missing = missing_for_active(activity)
+    if missing:
+        reasons.append(f"it is missing {', '.join(missing)}")
+    reasons += [str(p) for p in _basics(activity, ref) + _dates(activity, ref)]
+    return reasons
+
+
+def is_listed(activity: Activity, today: date, ref: Reference | None = None) -> bool:
+    return not why_not_listed(activity, today, ref)
+
+
+def counted_boards(activity: Activity, today: date, ref: Reference | None = None) -> list[str]:
+    """Boards a listed activity counts toward: complete registrations still open for claims.
+
+    A board with no registration program (ABPMR) accepts any Category 1 activity; the listing
+    counts for it when the activity is meant for one of that board's specialties or practice
+    areas.
+    """
+    ref = ref or reference()
+    if not is_listed(activity, today, ref):
+        return []
+    counted = [r for r in activity.moc if board_status(r, activity, today, ref).counted]
+    # Only what the provider declared and completed says what the activity is about.
+    areas = {a for r in counted for a in r.practice_areas} | set(activity.specialties)
+    by_specialty = [
+        b.code
+        for b in ref.boards.values()
+        if not b.collaborating and areas & (set(b.specialties) | set(b.practice_areas))
+    ]
+    return sorted(r.board for r in counted) + by_specialty

@@ -1,0 +1,409 @@
+"""The registry rules: every validation message and every not-listed reason, each passing and failing."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+
+from directory import rules
+from tests import factories as f
+from tests.factories import TODAY
+
+
+def messages(activity, severity=None):
+    return [
+        str(p)
+        for p in rules.validate_activity(activity)
+        if severity is None or p.severity == severity
+    ]
+
+
+def test_the_base_activity_is_valid_listed_and_counts_for_abim():
+    a = f.activity()
+    assert rules.validate_activity(a) == []
+    assert rules.why_not_listed(a, TODAY) == []
+    assert rules.is_listed(a, TODAY)
+    assert rules.counted_boards(a, TODAY) == ["ABIM"]
+
+
+# --- validation messages: (passing change, failing change, expected message fragment) --------
+
+CASES = {
+    "points above credits": (
+        dict(cme_credits=3.0, moc=[f.abim(points=3.0)]),
+        dict(cme_credits=2.0, moc=[f.abim(points=3.0)]),
+        "error",
+        "ABIM points: 3 exceeds the activity's 2 CME credits",
+    ),
+    "credit type the board does not offer": (
+        dict(moc=[f.aba(credit_types=["Patient Safety"])]),
+        dict(moc=[f.aba(credit_types=["Medical Knowledge"])]),
+        "error",
+        "ABA credit types: ABA does not offer 'Medical Knowledge'; its credit types are Lifelong Learning, Patient Safety",
+    ),
+    "practice area of another board": (
+        dict(moc=[f.abim(practice_areas=["Nephrology"])]),
+        dict(moc=[f.abim(practice_areas=["Pediatric Anesthesiology"])]),
+        "error",
+        "ABIM practice areas: 'Pediatric Anesthesiology' is not one of ABIM's practice areas",
+    ),
+    "no practice area": (
+        dict(moc=[f.abim(practice_areas=["Cardiovascular Disease"])]),
+        dict(moc=[f.abim(practice_areas=[])]),
+        "incomplete",
+        "ABIM practice areas: choose at least one ABIM practice area",
+    ),
+    "no credit type": (
+        dict(moc=[f.abim(credit_types=["Patient Safety"])]),
+        dict(moc=[f.abim(credit_types=[])]),
+        "incomplete",
+        "ABIM credit types: choose at least one of",
+    ),
+    "no points": (
+        dict(moc=[f.abim(points=1.0)]),
+        dict(moc=[f.abim(points=None)]),
+        "incomplete",
+        "ABIM points: how many ABIM points",
+    ),
+    "ABA without content areas": (
+        dict(moc=[f.aba(content_areas=[f.PAIN_PATH])]),
+        dict(moc=[f.aba(content_areas=[])]),
+        "incomplete",
+        "ABA content areas: ABA needs 1 or 2 content areas from its content outline",
+    ),
+    "ABA with three content areas": (
+        dict(
+            moc=[
+                f.aba(
+                    content_areas=[
+                        f.PAIN_PATH,
+                        "Pain Medicine > General > Anatomy and Physiology: Mechanisms of Nociceptive Transmission",
+                    ]
+                )
+            ]
+        ),
+        dict(
+            moc=[
+                f.aba(
+                    content_areas=[
+                        f.PAIN_PATH,
+                        "Pain Medicine > General > Anatomy and Physiology: Mechanisms of Nociceptive Transmission",
+                        "Pain Medicine",
+                    ]
+                )
+            ]
+        ),
+        "error",
+        "ABA content areas: 3 given; choose 1 or 2",
+    ),
+    "ABA content area outside the outline": (
+        dict(moc=[f.aba(content_areas=[f.PAIN_PATH])]),
+        dict(moc=[f.aba(content_areas=["Pain Medicine > Astrology"])]),
+        "error",
+        "ABA content areas: 'Pain Medicine > Astrology' is not in the ABA content outline",
+    ),
+    "no claim deadline": (
+        dict(moc=[f.abim(claim_deadline=TODAY)]),
+        dict(moc=[f.abim(claim_deadline=None)]),
+        "incomplete",
+        "ABIM claim deadline: the last day a learner can claim MOC credit",
+    ),
+    "no attestation": (
+        dict(moc=[f.abim(attested=True)]),
+        dict(moc=[f.abim(attested=False)]),
+        "incomplete",
+        "ABIM attestation: attest that the activity meets ABIM's requirements",
+    ),
+    "board that takes no registrations": (
+        dict(moc=[f.abim()]),
+        dict(moc=[f.abim(board="ABPMR")]),
+        "error",
+        "MOC board: ABPMR has no MOC registration program",
+    ),
+    "unknown board": (
+        dict(moc=[f.abim()]),
+        dict(moc=[f.abim(board="ABXYZ")]),
+        "error",
+        "MOC board: 'ABXYZ' is not a board that takes MOC registrations",
+    ),
+    "REMS without RPC id": (
+        dict(rems=[f.rems(rpc_id="RPC-9")]),
+        dict(rems=[f.rems(rpc_id=" ")]),
+        "incomplete",
+        "Opioid Analgesic REMS RPC id: the RPC activity id is required",
+    ),
+    "REMS without attestation": (
+        dict(rems=[f.rems(attested=True)]),
+        dict(rems=[f.rems(attested=False)]),
+        "incomplete",
+        "Opioid Analgesic REMS attestation: attest to the REMS program requirements",
+    ),
+    "unknown REMS": (
+        dict(rems=[f.rems(program="Mycophenolate REMS")]),
+        dict(rems=[f.rems(program="Vitamin REMS")]),
+        "error",
+        "REMS: 'Vitamin REMS' is not a REMS",
+    ),
+    "end before start": (
+        dict(start_date=TODAY, end_date=TODAY),
+        dict(start_date=TODAY, end_date=TODAY - timedelta(days=1)),
+        "error",
+        "end date: 2026-11-21 is before the start date 2026-11-22",
+    ),
+    "RSS longer than 12 months": (
+        dict(
+            format="Regularly Scheduled Series",
+            start_date=date(2026, 1, 31),
+            end_date=date(2027, 1, 31),
+        ),
+        dict(
+            format="Regularly Scheduled Series",
+            start_date=date(2026, 1, 31),
+            end_date=date(2027, 2, 1),
+        ),
+        "error",
+        "end date: a Regularly Scheduled Series may run at most 12 months: from 2026-01-31 it must end by 2027-01-31",
+    ),
+    "enduring material longer than 3 years": (
+        dict(format="Enduring Material", start_date=date(2024, 2, 29), end_date=date(2027, 2, 28)),
+        dict(format="Enduring Material", start_date=date(2024, 2, 29), end_date=date(2027, 3, 1)),
+        "error",
+        "end date: an Enduring Material may run at most 3 years",
+    ),
+    "occurrence outside the activity's dates": (
+        dict(occurrences=[f.occurrence(TODAY + timedelta(days=30), TODAY + timedelta(days=31))]),
+        dict(occurrences=[f.occurrence(TODAY + timedelta(days=40), TODAY + timedelta(days=41))]),
+        "error",
+        "occurrence 1: 2027-01-01 to 2027-01-02 falls outside the activity's dates",
+    ),
+    "occurrence ending before it starts": (
+        dict(occurrences=[f.occurrence(TODAY + timedelta(days=30), TODAY + timedelta(days=30))]),
+        dict(occurrences=[f.occurrence(TODAY + timedelta(days=31), TODAY + timedelta(days=30))]),
+        "error",
+        "occurrence 1: ends 2026-12-22, before it starts 2026-12-23",
+    ),
+    "unknown format": (
+        dict(format="Journal-based CME"),
+        dict(format="Webinar"),
+        "error",
+        "format: 'Webinar' is not a format; use one of: Course, Regularly Scheduled Series",
+    ),
+    "draft without a title": (
+        dict(status="Draft", title="Grand Rounds"),
+        dict(status="Draft", title="  "),
+        "error",
+        "title: required, even for a draft",
+    ),
+    "active without a description": (
+        dict(description="Cases."),
+        dict(description=None),
+        "error",
+        "status: an Active activity needs: description",
+    ),
+    "in person without a city": (
+        dict(delivery="online", city=None, state=None, country=None),
+        dict(delivery="in person", city=None),
+        "error",
+        "status: an Active activity needs: city",
+    ),
+    "shown in the directory without a fee": (
+        dict(show_in_directory=False, fee_cents=None),
+        dict(show_in_directory=True, fee_cents=None),
+        "error",
+        "status: an Active activity needs: fee",
+    ),
+    "negative fee": (
+        dict(fee_cents=0),
+        dict(fee_cents=-100),
+        "error",
+        "fee: cannot be negative; use 0 for a free activity",
+    ),
+    "MIPS with few credits": (
+        dict(mips=True, cme_credits=4.0, moc=[f.abim(points=4.0)]),
+        dict(mips=True, cme_credits=2.0),
+        "warning",
+        "MIPS: 2 credits is lower than usual for MIPS",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", CASES, ids=list(CASES))
+def test_validation_message(case):
+    passing, failing, severity, expected = CASES[case]
+    assert not any(expected in m for m in messages(f.activity(**passing))), case
+    found = messages(f.activity(**failing), severity)
+    assert any(expected in m for m in found), found
+
+
+def test_errors_come_before_incomplete_items_and_warnings():
+    a = f.activity(
+        mips=True,
+        end_date=TODAY,
+        start_date=TODAY + timedelta(days=2),
+        moc=[f.abim(attested=False)],
+    )
+    severities = [p.severity for p in rules.validate_activity(a)]
+    assert severities == sorted(severities, key=["error", "incomplete", "warning"].index)
+    assert severities[0] == "error" and "warning" in severities
+
+
+def test_a_board_registered_twice_is_an_error():
+    assert "MOC board: ABIM is registered twice" in messages(f.activity(moc=[f.abim(), f.abim()]))
+
+
+# --- per-board completeness -------------------------------------------------------------------
+
+
+def test_complete_registration_summary():
+    a = f.activity()
+    assert rules.board_status(a.moc[0], a, TODAY).summary() == "registered for ABIM: complete"
+
+
+def test_incomplete_aba_summary_names_what_is_missing():
+    a = f.activity(moc=[f.aba(content_areas=[])])
+    status = rules.board_status(a.moc[0], a, TODAY)
+    assert not status.complete and not status.counted
+    assert status.summary() == "ABA: missing content areas"
+
+
+def test_several_missing_items_are_all_named():
+    a = f.activity(moc=[f.aba(content_areas=[], attested=False, claim_deadline=None)])
+    assert rules.board_status(a.moc[0], a, TODAY).summary() == (
+        "ABA: missing content areas, claim deadline, attestation"
+    )
+
+
+def test_complete_but_past_claim_deadline_is_not_counted():
+    a = f.activity(moc=[f.abim(claim_deadline=TODAY - timedelta(days=1))])
+    status = rules.board_status(a.moc[0], a, TODAY)
+    assert status.complete and not status.counted
+    assert "claim deadline 2026-11-21 has passed" in status.summary()
+
+
+def test_registration_with_an_invalid_value_is_not_complete():
+    a = f.activity(moc=[f.abim(credit_types=["Lifelong Learning"])])
+    status = rules.board_status(a.moc[0], a, TODAY)
+    assert not status.complete
+
+
+# --- publishability ---------------------------------------------------------------------------
+
+NOT_LISTED = {
+    "provider not in good standing": (
+        dict(provider=f.provider(accreditation_status="Provisional Accreditation")),
+        dict(provider=f.provider(accreditation_status="Probation")),
+        "the provider's accreditation (Probation) is not in good standing",
+    ),
+    "no provider": (dict(), dict(provider=None), "it has no provider"),
+    "not active": (
+        dict(status="Active"),
+        dict(status="Draft"),
+        "its status is Draft, not Active",
+    ),
+    "ready to close": (
+        dict(),
+        dict(status="Ready to Close"),
+        "its status is Ready to Close, not Active",
+    ),
+    "not shown in the directory": (
+        dict(show_in_directory=True),
+        dict(show_in_directory=False),
+        "the provider chose not to show it in the public directory",
+    ),
+    "ended": (
+        dict(start_date=TODAY - timedelta(days=3), end_date=TODAY),
+        dict(start_date=TODAY - timedelta(days=3), end_date=TODAY - timedelta(days=1)),
+        "it ended on 2026-11-21",
+    ),
+    "missing information": (
+        dict(url="https://cme.example.org/a"),
+        dict(url=None, description=""),
+        "it is missing description, activity URL",
+    ),
+    "invalid dates": (
+        dict(),
+        dict(start_date=TODAY + timedelta(days=5), end_date=TODAY + timedelta(days=4)),
+        "end date: 2026-11-26 is before the start date 2026-11-27",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", NOT_LISTED, ids=list(NOT_LISTED))
+def test_not_listed_reason(case):
+    passing, failing, expected = NOT_LISTED[case]
+    ok = f.activity(**passing)
+    assert rules.is_listed(ok, TODAY), rules.why_not_listed(ok, TODAY)
+    bad = f.activity(**failing)
+    assert not rules.is_listed(bad, TODAY)
+    assert expected in rules.why_not_listed(bad, TODAY)
+    assert rules.counted_boards(bad, TODAY) == []
+
+
+def test_every_reason_is_given_at_once():
+    a = f.activity(
+        status="Draft",
+        show_in_directory=False,
+        end_date=TODAY - timedelta(days=1),
+        start_date=TODAY - timedelta(days=2),
+        provider=f.provider(accreditation_status="Nonaccreditation"),
+    )
+    assert len(rules.why_not_listed(a, TODAY)) == 4
+
+
+def test_incomplete_aba_counts_for_abim_only():
+    a = f.activity(moc=[f.abim(), f.aba(content_areas=[])])
+    assert rules.is_listed(a, TODAY)
+    assert rules.counted_boards(a, TODAY) == ["ABIM"]
+
+
+def test_listing_with_every_board_expired_is_still_listed():
+    # The listing is current until its end date; boards drop off at their claim deadlines.
+    a = f.activity(moc=[f.abim(claim_deadline=TODAY - timedelta(days=1))])
+    assert rules.is_listed(a, TODAY)
+    assert rules.counted_boards(a, TODAY) == []
+
+
+def test_board_without_a_program_counts_by_specialty():
+    pmr = f.activity(specialties=["Physical Medicine and Rehabilitation"], moc=[])
+    assert rules.counted_boards(pmr, TODAY) == ["ABPMR"]
+    assert rules.counted_boards(f.activity(specialties=["Internal Medicine"], moc=[]), TODAY) == []
+
+
+# --- status changes and deletion --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "allowed"),
+    [
+        ("Draft", "Active", True),
+        ("Active", "Ready to Close", True),
+        ("Ready to Close", "Closed", True),
+        ("Active", "Active", True),
+        ("Draft", "Closed", False),
+        ("Closed", "Active", False),
+        ("Active", "Draft", False),
+        ("Active", "Archived", False),
+    ],
+)
+def test_status_moves_one_step_forward(old, new, allowed):
+    problems = rules.status_change_problems(f.activity(status=old), new, TODAY)
+    assert (problems == []) is allowed, problems
+
+
+def test_activating_needs_the_active_fields_and_a_future_end():
+    draft = f.activity(
+        status="Draft",
+        description=None,
+        end_date=TODAY - timedelta(days=1),
+        start_date=TODAY - timedelta(days=2),
+    )
+    found = [str(p) for p in rules.status_change_problems(draft, "Active", TODAY)]
+    assert "status: to make it Active, add: description" in found
+    assert any("2026-11-21 has passed" in m for m in found)
+
+
+def test_activity_with_completions_cannot_be_deleted():
+    assert rules.deletion_problems(f.activity(completions_reported=0)) == []
+    [problem] = rules.deletion_problems(f.activity(completions_reported=12))
+    assert "12 learner completions" in problem.message and "withdraw" in problem.message
