@@ -1,0 +1,378 @@
+"""Seeded demo data: providers and activities that look like a real registry.
+
+Titles, descriptions and objectives come from real clinical topics for each board's practice
+areas (`data/demo_topics.json`); the mix of formats, statuses, fees, credits and dates is
+spread around `today`, with the awkward cases a directory must handle: drafts, ended and
+closed activities, providers on probation, incomplete or expired board registrations, REMS
+without an RPC id, repeated courses in several cities.
+
+The same (count, seed, today) always gives the same rows, so a bug seen in demo data can be
+reproduced. Rows are produced as plain dicts and inserted with executemany in chunks: a
+100,000-activity registry loads in seconds, in constant memory.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from functools import cache
+from typing import Any
+
+from sqlalchemy import Engine, insert
+
+from directory.models import Activity, Base, MocRegistration, Occurrence, Provider, RemsRegistration
+from directory.reference import DATA_DIR, Reference, reference
+from directory.rules import add_months
+
+CHUNK = 5000
+FIRST_ACTIVITY_ID = 210_000_001
+
+# How often each board is an activity's "home" board; the rest are for a board with no
+# registration program (PM&R) or for no board at all (general Category 1 CME).
+HOME_BOARDS = {
+    "ABIM": 34, "ABP": 12, "ABA": 11, "ABS": 9, "ABOS": 7,
+    "ABOHNS": 6, "ABPath": 6, "ABTS": 4, "ABPMR": 7, None: 4,
+}  # fmt: skip
+
+FORMATS = {
+    "Course": 34, "Enduring Material": 22, "Regularly Scheduled Series": 12,
+    "Internet Live Course": 5, "Internet Enduring Material": 6, "Journal-based CME": 5,
+    "Performance/Quality Improvement": 3, "Other/Blended": 3, "Internet Searching and Learning": 2,
+    "Learning from Teaching": 2, "Manuscript Review": 2, "Test-Item Writing": 2,
+    "Committee Learning": 2,
+}  # fmt: skip
+
+STATUSES = {"Active": 84, "Draft": 6, "Ready to Close": 6, "Closed": 4}
+ACCREDITATION = {
+    "Accreditation": 70, "Accreditation with Commendation": 18, "Provisional Accreditation": 6,
+    "Probation": 4, "Nonaccreditation": 2,
+}  # fmt: skip
+
+DESCRIPTION_OPENERS = {
+    True: [
+        "This {format} brings together faculty and participants to work through {topic}.",
+        "A live, faculty-led {format} on {topic}, built around cases from everyday practice.",
+        "Participants in this {format} review {topic} with experts and peers.",
+    ],
+    False: [
+        "This self-paced {format} covers {topic}, to be completed when and where it suits you.",
+        "An on-demand {format} on {topic}, with cases, questions and feedback.",
+        "This {format} reviews {topic} through short modules and a post-test.",
+    ],
+}
+
+
+@dataclass
+class Stats:
+    providers: int = 0
+    activities: int = 0
+    moc_registrations: int = 0
+    occurrences: int = 0
+    by_status: dict[str, int] = field(default_factory=dict)
+
+
+@cache
+def topics() -> dict[str, Any]:
+    return json.loads((DATA_DIR / "demo_topics.json").read_text(encoding="utf-8"))
+
+
+def _pick(rng: random.Random, weights: dict[Any, int]) -> Any:
+    return rng.choices(list(weights), weights=list(weights.values()))[0]
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+
+
+def _credits(rng: random.Random, fmt: str, days: int) -> float:
+    if fmt in ("Course", "Internet Live Course"):
+        raw = rng.uniform(1, 7) * days if days > 1 else rng.choice([1, 1.5, 2, 3, 4, 6.5, 7])
+    elif fmt == "Regularly Scheduled Series":
+        raw = rng.randint(10, 50)
+    elif fmt == "Performance/Quality Improvement":
+        raw = rng.choice([10, 20, 20, 25])
+    elif fmt == "Test-Item Writing":
+        raw = rng.choice([5, 10, 15])
+    elif fmt in ("Committee Learning", "Learning from Teaching"):
+        raw = rng.choice([2, 4, 5, 10])
+    else:
+        raw = rng.choice([0.25, 0.5, 0.75, 1, 1, 1.5, 2, 3, 4])
+    return max(0.25, round(min(raw, 40) * 4) / 4)  # credits come in quarter hours
+
+
+def _dates(rng: random.Random, fmt: str, today: date) -> tuple[date, date]:
+    if fmt in ("Enduring Material", "Internet Enduring Material"):
+        start = today + timedelta(days=rng.randint(-900, 60))
+        end = add_months(start, rng.choice([12, 18, 24, 36])) - timedelta(days=1)
+    elif fmt == "Regularly Scheduled Series":
+        start = today + timedelta(days=rng.randint(-330, 120))
+        end = add_months(start, rng.choice([3, 6, 9, 12])) - timedelta(days=1)
+    elif fmt in ("Course", "Internet Live Course"):
+        start = today + timedelta(days=rng.randint(-240, 420))
+        end = start + timedelta(days=rng.choice([0, 0, 0, 1, 2, 2, 3, 4]))
+    else:
+        start = today + timedelta(days=rng.randint(-300, 90))
+        end = start + timedelta(days=rng.randint(30, 364))
+    return start, end
+
+
+class _Generator:
+    def __init__(self, seed: int, today: date, ref: Reference) -> None:
+        self.rng = random.Random(seed)
+        self.today = today
+        self.ref = ref
+        data = topics()
+        self.topics: dict[str, list[dict[str, Any]]] = data["practice_areas"]
+        self.title_patterns: list[str] = data["title_patterns"]
+        self.angles: list[str] = data["angles"]
+        self.venues: list[dict[str, str]] = data["venues"]
+        self.provider_rows = self._providers(data["providers"])
+        leaves = sorted(
+            p for p in ref.aba_outline if not any(q.startswith(p + " > ") for q in ref.aba_outline)
+        )
+        self.aba_leaves = leaves
+        self.now = datetime.combine(today, time(12), UTC)
+
+    def _providers(self, raw: list[dict[str, str]]) -> list[dict[str, Any]]:
+        rows = []
+        for i, p in enumerate(raw, start=1):
+            rows.append(
+                dict(
+                    id=i,
+                    name=p["name"],
+                    kind=p.get("kind"),
+                    accreditation_status=_pick(self.rng, ACCREDITATION),
+                    city=p.get("city"),
+                    state=p.get("state") or None,
+                    country=p.get("country", "US"),
+                    url=f"https://{_slug(p['name'])}.example.org",
+                    created_at=datetime(2015, 1, 1, tzinfo=UTC),
+                )
+            )
+        return rows
+
+    def _topic(self, area: str) -> dict[str, Any]:
+        choices = self.topics.get(area)
+        if not choices:
+            return {"topic": area, "keywords": [], "objectives": [f"Update practice in {area}"]}
+        return self.rng.choice(choices)
+
+    def _title(self, topic: str) -> str:
+        pattern = self.rng.choice(self.title_patterns)
+        return pattern.format(topic=topic, angle=self.rng.choice(self.angles))[:500]
+
+    def _moc(self, board_code: str, areas: list[str], a: dict[str, Any]) -> dict[str, Any]:
+        rng = self.rng
+        board = self.ref.boards[board_code]
+        names = list(board.credit_type_names)
+        credit_types = rng.sample(names, k=1 if len(names) == 1 or rng.random() < 0.6 else 2)
+        credits = a["cme_credits"]
+        points = (
+            credits
+            if rng.random() < 0.8
+            else max(0.25, round(credits * rng.uniform(0.5, 1) * 4) / 4)
+        )
+        deadline = a["end_date"] + timedelta(days=rng.choice([30, 60, 90, 180, 365]))
+        if a["format"] in ("Enduring Material", "Internet Enduring Material"):
+            deadline = a["end_date"]
+        reg = dict(
+            activity_id=a["id"],
+            board=board_code,
+            practice_areas=areas,
+            credit_types=credit_types,
+            points=points,
+            content_areas=[],
+            claim_deadline=deadline,
+            attested=True,
+        )
+        if board.requires_content_areas and self.aba_leaves:
+            reg["content_areas"] = self._content_areas(areas)
+        # The registry's usual gaps: a registration saved without everything it needs.
+        gap = rng.random()
+        if board.requires_content_areas and gap < 0.12:
+            reg["content_areas"] = []
+        elif gap < 0.03:
+            reg["attested"] = False
+        elif gap < 0.05:
+            reg["claim_deadline"] = None
+        elif gap < 0.06:
+            reg["practice_areas"] = []
+        return reg
+
+    def _content_areas(self, areas: list[str]) -> list[str]:
+        related = [p for p in self.aba_leaves if any(w in p for w in areas)] or self.aba_leaves
+        return self.rng.sample(related, k=min(len(related), self.rng.choice([1, 1, 2])))
+
+    def activity(self, activity_id: int) -> tuple[dict[str, Any], list, list, list]:
+        rng = self.rng
+        home = _pick(rng, HOME_BOARDS)
+        board = self.ref.boards.get(home) if home else None
+        all_areas = sorted({a for b in self.ref.boards.values() for a in b.practice_areas})
+        pool = list(board.practice_areas) if board else all_areas
+        areas = rng.sample(pool, k=min(len(pool), rng.choice([1, 1, 1, 1, 2, 2, 3])))
+        topic = self._topic(areas[0])
+        fmt = _pick(rng, FORMATS)
+        live = self.ref.formats[fmt].live
+        start, end = _dates(rng, fmt, self.today)
+        provider = rng.choice(self.provider_rows)
+        status = _pick(rng, STATUSES)
+        if status in ("Ready to Close", "Closed") and end >= self.today:
+            status = "Active"  # only finished activities are closed out
+        if fmt in ("Internet Live Course", "Internet Enduring Material") or not live:
+            delivery = "online" if rng.random() < 0.92 else "both"
+        else:
+            delivery = _pick(rng, {"in person": 60, "both": 25, "online": 15})
+        venue = rng.choice(self.venues) if rng.random() < 0.6 else provider
+        in_person = delivery in ("in person", "both")
+        credits = _credits(rng, fmt, (end - start).days + 1)
+        objectives = rng.sample(
+            topic["objectives"], k=min(len(topic["objectives"]), rng.randint(2, 3))
+        )
+        opener = rng.choice(DESCRIPTION_OPENERS[live]).format(
+            format=fmt.lower(), topic=topic["topic"]
+        )
+        description = (
+            f"{opener} Designed for physicians in {', '.join(areas)}. "
+            f"By the end, participants will be able to: {'; '.join(o[0].lower() + o[1:] for o in objectives)}."
+        )
+        free = rng.random() < (0.55 if not live else 0.25)
+        a: dict[str, Any] = dict(
+            id=activity_id,
+            provider_id=provider["id"],
+            provider_activity_id=f"{_slug(provider['name'])[:12].upper()}-{start.year}-{activity_id % 100000:05d}",
+            title=self._title(topic["topic"]),
+            format=fmt,
+            start_date=start,
+            end_date=end,
+            status=status,
+            description=description,
+            objectives=objectives,
+            keywords=list(topic.get("keywords", [])),
+            specialties=list(board.specialties) if board else [],
+            delivery=delivery,
+            city=venue.get("city") if in_person else None,
+            state=(venue.get("state") or None) if in_person else None,
+            country=venue.get("country", "US") if in_person else None,
+            cme_credits=credits,
+            providership="direct" if rng.random() < 0.8 else "joint",
+            joint_provider=None,
+            show_in_directory=rng.random() < 0.9,
+            fee_cents=0
+            if free
+            else rng.choice([25, 49, 75, 99, 150, 249, 395, 595, 895, 1295]) * 100,
+            registration="limited"
+            if fmt == "Regularly Scheduled Series" or rng.random() < 0.08
+            else "open to all",
+            url=f"{provider['url']}/cme/{activity_id}",
+            mips=rng.random() < 0.15,
+            completions_reported=rng.randint(5, 400) if end < self.today else 0,
+            created_at=self.now - timedelta(days=rng.randint(30, 700)),
+            updated_at=self.now - timedelta(days=rng.randint(0, 29)),
+        )
+        if a["providership"] == "joint":
+            a["joint_provider"] = rng.choice(self.provider_rows)["name"]
+        if status == "Draft" and rng.random() < 0.5:
+            a["description"] = None  # drafts are often unfinished
+
+        moc = []
+        if board and board.collaborating and rng.random() < 0.88:
+            moc.append(self._moc(board.code, areas, a))
+            # Areas several boards share (critical care, sleep, palliative care) draw a second board.
+            for other in self.ref.collaborating_boards:
+                shared = [x for x in areas if x in other.practice_areas]
+                if other.code != board.code and shared and rng.random() < 0.35:
+                    moc.append(self._moc(other.code, shared, a))
+        rems = []
+        if any("Pain" in x for x in areas) and rng.random() < 0.25:
+            rems.append(
+                dict(
+                    activity_id=activity_id,
+                    program="Opioid Analgesic REMS",
+                    rpc_id=None if rng.random() < 0.15 else f"OA-{rng.randint(10000, 99999)}",
+                    attested=rng.random() < 0.95,
+                )
+            )
+        occurrences = []
+        if fmt == "Course" and in_person and (end - start).days >= 0 and rng.random() < 0.2:
+            # A course repeated in several cities: the activity spans all of its dates.
+            days = (end - start).days
+            for k in range(rng.randint(2, 4)):
+                place = rng.choice(self.venues)
+                o_start = start + timedelta(days=35 * k)
+                occurrences.append(
+                    dict(
+                        activity_id=activity_id,
+                        start_date=o_start,
+                        end_date=o_start + timedelta(days=days),
+                        venue=None,
+                        city=place["city"],
+                        state=place.get("state") or None,
+                        country=place.get("country", "US"),
+                    )
+                )
+            a["end_date"] = occurrences[-1]["end_date"]
+            for reg in moc:
+                if reg["claim_deadline"] is not None:
+                    reg["claim_deadline"] = max(reg["claim_deadline"], a["end_date"])
+        return a, moc, rems, occurrences
+
+
+def generate(
+    count: int, seed: int, today: date, ref: Reference | None = None
+) -> Iterator[tuple[str, list[dict[str, Any]]]]:
+    """Yield (table, rows) chunks: providers first, then activities with their children."""
+    gen = _Generator(seed, today, ref or reference())
+    yield "providers", gen.provider_rows
+    for chunk_start in range(0, count, CHUNK):
+        acts: list[dict[str, Any]] = []
+        mocs: list[dict[str, Any]] = []
+        rems: list[dict[str, Any]] = []
+        occs: list[dict[str, Any]] = []
+        for i in range(chunk_start, min(count, chunk_start + CHUNK)):
+            a, m, r, o = gen.activity(FIRST_ACTIVITY_ID + i)
+            acts.append(a)
+            mocs += m
+            rems += r
+            occs += o
+        yield "activities", acts
+        yield "moc_registrations", mocs
+        yield "rems_registrations", rems
+        yield "occurrences", occs
+
+
+TABLES = {
+    model.__tablename__: Base.metadata.tables[model.__tablename__]
+    for model in (Provider, Activity, MocRegistration, RemsRegistration, Occurrence)
+}
+
+
+def generate_into(
+    engine: Engine, count: int, seed: int, today: date, progress: bool = False
+) -> Stats:
+    """Insert demo data in one transaction: it all lands, or none of it does."""
+    from tqdm import tqdm
+
+    stats = Stats()
+    bar = tqdm(total=count, unit="activity", disable=not progress)
+    with engine.begin() as conn:
+        for table, rows in generate(count, seed, today):
+            if not rows:
+                continue
+            conn.execute(insert(TABLES[table]), rows)
+            if table == "providers":
+                stats.providers += len(rows)
+            elif table == "activities":
+                stats.activities += len(rows)
+                for row in rows:
+                    stats.by_status[row["status"]] = stats.by_status.get(row["status"], 0) + 1
+                bar.update(len(rows))
+            elif table == "moc_registrations":
+                stats.moc_registrations += len(rows)
+            elif table == "occurrences":
+                stats.occurrences += len(rows)
+    bar.close()
+    return stats
