@@ -1,0 +1,83 @@
+"""The `directory` command: database, demo data, and the development server.
+
+`directory run` (from Flask) serves; the rest are below. Each command says what it did.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import click
+from flask import current_app
+from flask.cli import FlaskGroup
+from sqlalchemy import func, select
+
+from directory.app import create_app, db_session
+from directory.config import Config
+from directory.db import upgrade
+from directory.models import Activity
+
+
+def _config() -> Config:
+    return current_app.config["DIRECTORY"]
+
+
+@click.group(cls=FlaskGroup, create_app=create_app, add_version_option=False)
+def cli() -> None:
+    """The CME activity directory."""
+
+
+@cli.command("init-db")
+def init_db() -> None:
+    """Create the database, or migrate it to the newest schema."""
+    upgrade(_config().database_url)
+    click.echo(f"database ready: {_config().database_url}")
+
+
+@cli.command("demo")
+@click.option("--count", default=3000, show_default=True, help="Activities to generate.")
+@click.option("--seed", default=2026, show_default=True, help="Same seed, same data.")
+@click.option(
+    "--today",
+    "today_",
+    type=click.DateTime(["%Y-%m-%d"]),
+    default=None,
+    help="Date the demo data is built around (default: today).",
+)
+@click.option("--if-empty", is_flag=True, help="Do nothing when activities already exist.")
+def demo(count: int, seed: int, today_: object, if_empty: bool) -> None:
+    """Load seeded, realistic demo providers and activities."""
+    from directory.app import today
+    from directory.demo import generate_into
+
+    session = db_session()
+    existing = session.scalar(select(func.count()).select_from(Activity)) or 0
+    if if_empty and existing:
+        click.echo(f"{existing} activities already in the registry; no demo data added")
+        return
+    if existing:
+        raise click.ClickException(
+            f"the registry already holds {existing} activities; demo data goes into an empty "
+            "database (use --if-empty to skip, or a new DATABASE_URL)"
+        )
+    around: date = today_.date() if today_ else today()  # type: ignore[attr-defined]
+    engine = current_app.extensions["directory_engine"]
+    stats = generate_into(engine, count=count, seed=seed, today=around, progress=True)
+    statuses = ", ".join(f"{n} {s}" for s, n in sorted(stats.by_status.items()))
+    click.echo(
+        f"loaded {stats.activities} activities ({statuses}) from {stats.providers} providers, "
+        f"with {stats.moc_registrations} board registrations, around {around}"
+    )
+
+
+@cli.command("setup")
+@click.option("--demo-count", default=3000, show_default=True)
+@click.pass_context
+def setup(ctx: click.Context, demo_count: int) -> None:
+    """Everything a fresh machine needs: schema, then demo data if the registry is empty."""
+    ctx.invoke(init_db)
+    ctx.invoke(demo, count=demo_count, seed=2026, today_=None, if_empty=True)
+
+
+def main() -> None:
+    cli()
