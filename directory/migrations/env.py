@@ -31,12 +31,24 @@ def run_migrations_offline() -> None:
 def run_migrations_online() -> None:
     engine = make_engine(database_url())
     with engine.connect() as connection:
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            # Batch mode rebuilds a table by copy-and-rename; enforced foreign keys would refuse
+            # to drop the original while other tables point at it. Checked again below.
+            # (On the raw connection: the pragma is ignored inside a transaction.)
+            connection.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")
         # Batch mode lets later migrations alter tables on SQLite, which cannot ALTER much.
         context.configure(
             connection=connection, target_metadata=target_metadata, render_as_batch=True
         )
         with context.begin_transaction():
             context.run_migrations()
+            if sqlite:
+                broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                if broken:
+                    raise RuntimeError(f"migration left broken foreign keys: {broken[:5]}")
+        if sqlite:
+            connection.connection.driver_connection.execute("PRAGMA foreign_keys=ON")
     engine.dispose()
 
 
