@@ -151,6 +151,7 @@ class _Generator:
                     country=p.get("country", "US"),
                     url=f"https://{_slug(p['name'])}.example.org",
                     created_at=datetime(2015, 1, 1, tzinfo=UTC),
+                    updated_at=datetime(2015, 1, 1, tzinfo=UTC),
                 )
             )
         return rows

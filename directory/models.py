@@ -24,6 +24,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    event,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -59,6 +60,11 @@ class Provider(Base):
     country: Mapped[str | None] = mapped_column(String(2))
     url: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # A change here (say, accreditation lost) changes every one of its listings: the
+    # incremental indexer re-reads the provider's activities when this moves.
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, onupdate=utcnow, index=True
+    )
 
     activities: Mapped[list[Activity]] = relationship(back_populates="provider")
 
@@ -177,3 +183,34 @@ class RemsRegistration(Base):
     attested: Mapped[bool] = mapped_column(Boolean, default=False)
 
     activity: Mapped[Activity] = relationship(back_populates="rems")
+
+
+class DeletedActivity(Base):
+    """A tombstone: the incremental indexer removes deleted activities from the search index."""
+
+    __tablename__ = "deleted_activities"
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    activity_id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"))
+    deleted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class IndexState(Base):
+    """How far the incremental sync of one search index has got (written after the engine
+    confirmed the writes, so a crash means redoing a little, never losing anything)."""
+
+    __tablename__ = "index_state"
+
+    index_key: Mapped[str] = mapped_column(String(300), primary_key=True)
+    changed_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    deleted_seq: Mapped[int] = mapped_column(Integer, default=0)
+    # The day the index was last brought up to date: expiries since then are applied next.
+    as_of_day: Mapped[date | None] = mapped_column(Date)
+
+
+@event.listens_for(Activity, "after_delete")
+def _tombstone(_mapper, connection, target: Activity) -> None:  # type: ignore[no-untyped-def]
+    # In the deleting transaction itself, so a deletion and its tombstone land together.
+    connection.execute(
+        DeletedActivity.__table__.insert().values(activity_id=target.id, deleted_at=utcnow())
+    )
