@@ -1,0 +1,339 @@
+"""The one search model: what a search asks (SearchRequest) and what it answers (SearchResult).
+
+The HTML pages, the JSON API and the widget all parse their query string with
+`parse_request` and render a `SearchResult`; the OpenSearch and embedded engines both take a
+`SearchRequest` and return a `SearchResult`. Facets and sorts are declared here as data, once.
+
+Facet semantics, the same in both engines:
+- values within one facet are OR-ed (ABIM or ABA), facets are AND-ed (ABIM and online);
+- counts are disjunctive: each facet's counts apply every selection except its own, so
+  choosing ABIM still shows how many ABA activities there are;
+- practice areas and credit types are scoped to their board, as "ABIM:Cardiovascular
+  Disease", because "Critical Care Medicine" for ABIM and for ABA are different registrations.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import date, timedelta
+from typing import Any
+
+MAX_QUERY_LENGTH = 200
+MAX_PER_PAGE = 100
+DEFAULT_PER_PAGE = 20
+# Deep pages cost the engine more than they help anyone; 10,000 is also OpenSearch's window.
+MAX_RESULT_WINDOW = 10_000
+MAX_VALUES_PER_FACET = 50
+SCOPE_SEPARATOR = ":"
+
+
+@dataclass(frozen=True)
+class Facet:
+    name: str  # query-string parameter and document field
+    label: str
+    size: int  # how many values a facet shows at most (most frequent first)
+
+
+FACETS: tuple[Facet, ...] = (
+    Facet("board", "Board", 50),
+    Facet("practice_area", "Practice area", 500),
+    Facet("credit_type", "MOC credit type", 100),
+    Facet("format", "Format", 50),
+    Facet("delivery", "Delivery", 10),
+    Facet("state", "State or province", 100),
+    Facet("country", "Country", 100),
+    Facet("fee", "Fee", 10),
+    Facet("registration", "Registration", 10),
+    Facet("mips", "MIPS", 10),
+    Facet("rems", "REMS", 10),
+    Facet("provider", "Provider", 100),
+)
+FACET_NAMES = tuple(f.name for f in FACETS)
+
+
+@dataclass(frozen=True)
+class Sort:
+    name: str
+    label: str
+    needs_text: bool = False
+    needs_board: bool = False
+
+
+SORTS: tuple[Sort, ...] = (
+    Sort("relevance", "Best match", needs_text=True),
+    Sort("soonest", "Soonest start"),
+    Sort("credits", "Most CME credits"),
+    Sort("points", "Most MOC points for your board", needs_board=True),
+    Sort("deadline", "Claim deadline soonest"),
+    Sort("newest", "Newest"),
+)
+SORT_NAMES = tuple(s.name for s in SORTS)
+
+# Date windows a physician picks from; "custom" uses date_from / date_to.
+WHEN = ("any", "upcoming", "this_month", "available_now", "custom")
+
+
+class SearchRequestError(ValueError):
+    """Bad search input: `problems` maps a parameter to a message a person can act on."""
+
+    def __init__(self, problems: dict[str, str]) -> None:
+        super().__init__("; ".join(f"{k}: {v}" for k, v in problems.items()))
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class SearchRequest:
+    text: str = ""
+    filters: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    when: str = "any"
+    date_from: date | None = None
+    date_to: date | None = None
+    credits_min: float | None = None
+    credits_max: float | None = None
+    claim_within_days: int | None = None
+    sort: str | None = None  # None: relevance with text, soonest without
+    page: int = 1
+    per_page: int = DEFAULT_PER_PAGE
+
+    @property
+    def effective_sort(self) -> str:
+        if self.sort:
+            return self.sort
+        return "relevance" if self.text else "soonest"
+
+    @property
+    def points_board(self) -> str | None:
+        """The board whose points the 'points' sort uses: the one selected board, if one."""
+        boards = self.filters.get("board", ())
+        return boards[0] if len(boards) == 1 else None
+
+    @property
+    def offset(self) -> int:
+        return (self.page - 1) * self.per_page
+
+    def selected(self, facet: str) -> tuple[str, ...]:
+        return self.filters.get(facet, ())
+
+    def without(self, facet: str, value: str | None = None) -> SearchRequest:
+        """The same search with one facet (or one value of it) removed: a chip's link."""
+        filters = dict(self.filters)
+        if value is None:
+            filters.pop(facet, None)
+        else:
+            remaining = tuple(v for v in filters.get(facet, ()) if v != value)
+            if remaining:
+                filters[facet] = remaining
+            else:
+                filters.pop(facet, None)
+        return replace(self, filters=filters, page=1)
+
+    def to_params(self) -> list[tuple[str, str]]:
+        """Query-string pairs that `parse_request` reads back into an equal request."""
+        params: list[tuple[str, str]] = []
+        if self.text:
+            params.append(("q", self.text))
+        for facet in FACET_NAMES:
+            params += [(facet, v) for v in self.filters.get(facet, ())]
+        if self.when != "any":
+            params.append(("when", self.when))
+        if self.date_from:
+            params.append(("date_from", self.date_from.isoformat()))
+        if self.date_to:
+            params.append(("date_to", self.date_to.isoformat()))
+        if self.credits_min is not None:
+            params.append(("credits_min", f"{self.credits_min:g}"))
+        if self.credits_max is not None:
+            params.append(("credits_max", f"{self.credits_max:g}"))
+        if self.claim_within_days is not None:
+            params.append(("claim_within", str(self.claim_within_days)))
+        if self.sort:
+            params.append(("sort", self.sort))
+        if self.page != 1:
+            params.append(("page", str(self.page)))
+        if self.per_page != DEFAULT_PER_PAGE:
+            params.append(("per_page", str(self.per_page)))
+        return params
+
+    def date_window(self, today: date) -> tuple[date | None, date | None]:
+        """The [from, to] window an activity's dates must overlap, from `when`."""
+        if self.when == "this_month":
+            next_month = (today.replace(day=28) + timedelta(days=4)).replace(day=1)
+            return today, next_month - timedelta(days=1)
+        if self.when == "custom":
+            return self.date_from, self.date_to
+        return None, None
+
+
+@dataclass(frozen=True)
+class FacetValue:
+    value: str
+    label: str
+    count: int
+    selected: bool = False
+
+
+@dataclass(frozen=True)
+class FacetResult:
+    name: str
+    label: str
+    values: tuple[FacetValue, ...]
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    request: SearchRequest
+    total: int
+    hits: tuple[dict[str, Any], ...]  # index documents, in order
+    facets: tuple[FacetResult, ...]
+    # Set when the engine corrected a typo to find anything ("cardiolgy" -> "cardiology").
+    corrected_text: str | None = None
+
+    @property
+    def pages(self) -> int:
+        reachable = min(self.total, MAX_RESULT_WINDOW)
+        return max(1, -(-reachable // self.request.per_page))
+
+    def facet(self, name: str) -> FacetResult:
+        return next(f for f in self.facets if f.name == name)
+
+    def counts(self, name: str) -> dict[str, int]:
+        return {v.value: v.count for v in self.facet(name).values}
+
+
+def facet_label(facet: str, value: str) -> str:
+    """How a facet value reads to a person: 'ABIM · Cardiovascular Disease', 'Free'."""
+    if facet in ("practice_area", "credit_type") and SCOPE_SEPARATOR in value:
+        board, name = value.split(SCOPE_SEPARATOR, 1)
+        return f"{board} · {name}"
+    if facet == "fee":
+        return {"free": "Free", "paid": "Paid"}.get(value, value)
+    if facet == "mips":
+        return {"yes": "Registered for MIPS"}.get(value, value)
+    if facet == "registration":
+        return {"open to all": "Open to all", "limited": "Limited"}.get(value, value)
+    if facet == "delivery":
+        return {"in person": "In person", "online": "Online", "both": "In person and online"}.get(
+            value, value
+        )
+    return value
+
+
+# --- parsing a query string -------------------------------------------------------------------
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _one(args: Mapping[str, Any], name: str) -> str | None:
+    getlist = getattr(args, "getlist", None)
+    values = getlist(name) if getlist else ([args[name]] if name in args else [])
+    values = [v for v in values if v is not None and str(v).strip() != ""]
+    if len(values) > 1:
+        raise SearchRequestError({name: "give it once"})
+    return str(values[0]).strip() if values else None
+
+
+def _many(args: Mapping[str, Any], name: str) -> tuple[str, ...]:
+    getlist = getattr(args, "getlist", None)
+    raw = getlist(name) if getlist else ([args[name]] if name in args else [])
+    if isinstance(raw, str):
+        raw = [raw]
+    seen: dict[str, None] = {}
+    for v in raw:
+        v = str(v).strip()
+        if v:
+            seen[v] = None
+    return tuple(seen)
+
+
+def parse_request(args: Mapping[str, Any]) -> SearchRequest:
+    """Read a search from query-string arguments; every problem is reported at once."""
+    problems: dict[str, str] = {}
+
+    def number(name: str, kind: type, low: float, high: float) -> Any:
+        try:
+            raw = _one(args, name)
+        except SearchRequestError as e:
+            problems.update(e.problems)
+            return None
+        if raw is None:
+            return None
+        try:
+            value = kind(raw)
+        except ValueError:
+            problems[name] = f"'{raw[:40]}' is not a {'whole ' if kind is int else ''}number"
+            return None
+        if value != value or not (low <= value <= high):  # NaN, or out of range
+            problems[name] = f"must be between {low:g} and {high:g}"
+            return None
+        return value
+
+    def day(name: str) -> date | None:
+        raw = _one(args, name)
+        if raw is None:
+            return None
+        try:
+            return date.fromisoformat(raw)
+        except ValueError:
+            problems[name] = f"'{raw[:40]}' is not a date; write it as YYYY-MM-DD"
+            return None
+
+    text = _one(args, "q") or ""
+    text = _CONTROL.sub(" ", text).strip()
+    if not re.search(r"\w", text):
+        text = ""  # only punctuation ("*", "?!"): a search for everything, in every engine
+    if len(text) > MAX_QUERY_LENGTH:
+        problems["q"] = f"at most {MAX_QUERY_LENGTH} characters, please"
+
+    filters = {}
+    for facet in FACET_NAMES:
+        values = _many(args, facet)
+        if len(values) > 50:
+            problems[facet] = "at most 50 values"
+        elif any(len(v) > 200 for v in values):
+            problems[facet] = "a value is longer than 200 characters"
+        elif values:
+            filters[facet] = values
+
+    when = _one(args, "when") or "any"
+    if when not in WHEN:
+        problems["when"] = f"'{when[:40]}' is not one of: {', '.join(WHEN)}"
+    date_from, date_to = day("date_from"), day("date_to")
+    if (date_from or date_to) and when == "any":
+        when = "custom"
+    if date_from and date_to and date_to < date_from:
+        problems["date_to"] = f"{date_to} is before date_from {date_from}"
+
+    credits_min = number("credits_min", float, 0, 1000)
+    credits_max = number("credits_max", float, 0, 1000)
+    if credits_min is not None and credits_max is not None and credits_max < credits_min:
+        problems["credits_max"] = f"{credits_max:g} is below credits_min {credits_min:g}"
+    claim_within = number("claim_within", int, 0, 3650)
+
+    sort = _one(args, "sort")
+    if sort is not None and sort not in SORT_NAMES:
+        problems["sort"] = f"'{sort[:40]}' is not a sort; use one of: {', '.join(SORT_NAMES)}"
+    page = number("page", int, 1, MAX_RESULT_WINDOW)
+    per_page = number("per_page", int, 1, MAX_PER_PAGE)
+    page, per_page = page or 1, per_page or DEFAULT_PER_PAGE
+    if "page" not in problems and page * per_page > MAX_RESULT_WINDOW + per_page - 1:
+        problems["page"] = (
+            f"only the first {MAX_RESULT_WINDOW:,} results can be paged through; narrow the search"
+        )
+
+    if problems:
+        raise SearchRequestError(problems)
+    return SearchRequest(
+        text=text,
+        filters=filters,
+        when=when,
+        date_from=date_from,
+        date_to=date_to,
+        credits_min=credits_min,
+        credits_max=credits_max,
+        claim_within_days=claim_within,
+        sort=sort,
+        page=page,
+        per_page=per_page,
+    )

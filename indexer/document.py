@@ -1,0 +1,104 @@
+"""The one function that turns a registry activity into a search document.
+
+Pure: an activity (with its provider, board and REMS registrations and occurrences loaded),
+`today` and the reference data in; a dict out, or None when the activity is not listed today.
+Both engines index exactly this dict, so what a physician can find is decided here and in
+`directory.rules`, never in an engine.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from directory import rules
+from directory.models import Activity
+from directory.reference import Reference, reference
+from directory.search import SCOPE_SEPARATOR
+
+ENDURING_FORMATS = frozenset({"Enduring Material", "Internet Enduring Material"})
+
+
+def _iso(d: date | None) -> str | None:
+    return d.isoformat() if d else None
+
+
+def to_document(
+    activity: Activity, today: date, ref: Reference | None = None
+) -> dict[str, Any] | None:
+    ref = ref or reference()
+    if not rules.is_listed(activity, today, ref):
+        return None
+    counted = [r for r in activity.moc if rules.board_status(r, activity, today, ref).counted]
+    boards = rules.counted_boards(activity, today, ref)
+
+    places = (
+        [(activity.city, activity.state, activity.country)] if activity.delivery != "online" else []
+    )
+    places += [(o.city, o.state, o.country) for o in activity.occurrences]
+    # The soonest session that has not ended yet: what "soonest start" sorts a repeated course by.
+    upcoming = sorted(o.start_date for o in activity.occurrences if o.end_date >= today)
+    next_start = upcoming[0] if upcoming else activity.start_date
+
+    delivery = {"both": ["in person", "online"]}.get(activity.delivery or "", [activity.delivery])
+    points = {r.board: r.points for r in counted}
+    deadlines = {r.board: _iso(r.claim_deadline) for r in counted}
+    provider = activity.provider
+    return {
+        "id": activity.id,
+        "title": activity.title,
+        "description": activity.description or "",
+        "objectives": list(activity.objectives or []),
+        "keywords": list(activity.keywords or []),
+        "provider": str(provider.id),
+        "provider_name": provider.name,
+        # Plain practice-area and specialty names, for text search ("sleep medicine").
+        "practice_area_names": sorted(
+            {a for r in counted for a in r.practice_areas} | set(activity.specialties or [])
+        ),
+        "format": activity.format,
+        "delivery": [d for d in delivery if d],
+        "city": activity.city if activity.delivery != "online" else None,
+        "state": sorted({s for _, s, _ in places if s}),
+        "country": sorted({c for _, _, c in places if c}),
+        "cities": sorted({c for c, _, _ in places if c}),
+        "start_date": _iso(activity.start_date),
+        "end_date": _iso(activity.end_date),
+        "next_start": _iso(next_start),
+        "live": ref.formats[activity.format].live,
+        "enduring": activity.format in ENDURING_FORMATS,
+        "cme_credits": activity.cme_credits,
+        "fee_cents": activity.fee_cents,
+        "fee": "free" if not activity.fee_cents else "paid",
+        "registration": activity.registration,
+        "mips": ["yes"] if activity.mips else [],
+        "rems": sorted(
+            r.program
+            for r in activity.rems
+            if not [p for p in rules.rems_problems(r, ref) if p.severity != "warning"]
+        ),
+        "board": boards,
+        "practice_area": sorted(
+            {f"{r.board}{SCOPE_SEPARATOR}{a}" for r in counted for a in r.practice_areas}
+        ),
+        "credit_type": sorted(
+            {f"{r.board}{SCOPE_SEPARATOR}{c}" for r in counted for c in r.credit_types}
+        ),
+        "points": points,
+        "max_points": max((p for p in points.values() if p is not None), default=None),
+        "deadlines": deadlines,
+        "claim_deadline": min((d for d in deadlines.values() if d), default=None),
+        "occurrences": [
+            {
+                "start_date": _iso(o.start_date),
+                "end_date": _iso(o.end_date),
+                "city": o.city,
+                "state": o.state,
+                "country": o.country,
+            }
+            for o in activity.occurrences
+        ],
+        "url": activity.url,
+        "created_at": activity.created_at.isoformat() if activity.created_at else None,
+        "updated_at": activity.updated_at.isoformat() if activity.updated_at else None,
+    }
