@@ -1,0 +1,473 @@
+"""What is particular to the OpenSearch engine: its index lifecycle, mapping, analysis and errors.
+
+The behaviour both engines share is `tests/test_search_contract.py`'s; this module checks what
+only OpenSearch can get wrong: the alias swap, a failed reindex, the mapping of mapping.json,
+the analyzers (synonyms, accents, stemming, typos), disjunctive aggregations, provider labels,
+the typeahead, and that an unreachable engine is SearchUnavailable rather than a crash.
+
+Documents come from the real pipeline: demo data in a SQLite registry, then `to_document`.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+import socket
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from opensearchpy import OpenSearch
+from opensearchpy.exceptions import RequestError, TransportError
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from directory.db import make_engine, upgrade
+from directory.demo import generate_into
+from directory.models import Activity
+from directory.search import SearchRequest
+from indexer.document import to_document
+from indexer.engine import IndexingError, SearchUnavailable
+from indexer.opensearch_engine import MAPPING_FILE, OpenSearchEngine, _answering, _correction
+from indexer.synonyms import synonym_lines
+from tests.factories import TODAY
+from tests.opensearch_server import connect_or_skip, delete_indices, unique_index_prefix
+
+DEMO_ACTIVITIES = 3800  # about 2,000 of them are listed on TODAY
+
+
+@pytest.fixture(scope="module")
+def client() -> Iterator[OpenSearch]:
+    client = connect_or_skip()
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="module")
+def prefix(client: OpenSearch) -> Iterator[str]:
+    prefix = unique_index_prefix("opensearch-engine")
+    yield prefix
+    delete_indices(client, prefix)
+
+
+@pytest.fixture(scope="module")
+def documents(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
+    url = f"sqlite:///{tmp_path_factory.mktemp('registry') / 'registry.sqlite3'}"
+    upgrade(url)
+    engine = make_engine(url)
+    try:
+        generate_into(engine, count=DEMO_ACTIVITIES, seed=11, today=TODAY)
+        with Session(engine) as session:
+            activities = session.scalars(
+                select(Activity).options(
+                    selectinload(Activity.moc),
+                    selectinload(Activity.rems),
+                    selectinload(Activity.occurrences),
+                    selectinload(Activity.provider),
+                )
+            ).all()
+            docs = [d for a in activities if (d := to_document(a, TODAY)) is not None]
+    finally:
+        engine.dispose()
+    assert len(docs) > 1500
+    return docs
+
+
+@pytest.fixture(scope="module")
+def engines(client: OpenSearch, prefix: str) -> Iterator[Any]:
+    """Engines under their own sub-prefix of the module's prefix, dropped at the end."""
+    made: list[OpenSearchEngine] = []
+
+    def make(name: str) -> OpenSearchEngine:
+        engine = OpenSearchEngine(client, prefix=f"{prefix}-{name}")
+        made.append(engine)
+        return engine
+
+    yield make
+    for engine in made:
+        engine.drop()
+
+
+@pytest.fixture(scope="module")
+def demo(engines: Any, documents: list[dict[str, Any]]) -> OpenSearchEngine:
+    engine: OpenSearchEngine = engines("demo")
+    stats = engine.reindex(documents)
+    assert stats.documents == len(documents)
+    return engine
+
+
+def synthetic(template: dict[str, Any], id: int, title: str, **changes: Any) -> dict[str, Any]:
+    """A real document with its text replaced: only `title` says what it is about."""
+    doc = copy.deepcopy(template)
+    doc.update(
+        id=id,
+        title=title,
+        description="",
+        objectives=[],
+        keywords=[],
+        practice_area_names=[],
+        provider_name="Example Provider",
+    )
+    doc.update(changes)
+    return doc
+
+
+TEXT_TITLES = {
+    1: "Myocardial Infarction: A Case-Based Review",
+    2: "Heart Attack Care in the Emergency Department",
+    3: "Atrial Fibrillation Update",
+    4: "AFib in Older Adults",
+    5: "Chronic Obstructive Pulmonary Disease Management",
+    6: "COPD Exacerbations",
+    7: "Type 2 Diabetes Mellitus in Primary Care",
+    8: "T2DM and Weight",
+    9: "Sjögren Disease Update",
+    10: "Living with Sjögren's Syndrome",
+    11: "Pediatric Asthma",
+    12: "Advances in Cardiology",
+    13: "Sleep Medicine Essentials",
+}
+
+
+@pytest.fixture(scope="module")
+def text_engine(engines: Any, documents: list[dict[str, Any]]) -> OpenSearchEngine:
+    engine: OpenSearchEngine = engines("text")
+    engine.reindex([synthetic(documents[0], i, title) for i, title in TEXT_TITLES.items()])
+    return engine
+
+
+def found(engine: OpenSearchEngine, text: str) -> set[int]:
+    result = engine.search(SearchRequest(text=text, per_page=100), TODAY)
+    return {h["id"] for h in result.hits}
+
+
+# --- index lifecycle -------------------------------------------------------------------------
+
+
+def test_reindex_builds_a_versioned_index_behind_the_alias(demo, documents, client):
+    (index,) = client.indices.get_alias(name=demo.alias)
+    assert re.fullmatch(rf"{re.escape(demo.alias)}-\d{{8}}t\d{{12}}", index)
+    assert demo.count() == len(documents)
+    assert demo.ids() == {d["id"] for d in documents}
+
+    # Loaded without refresh or replicas, then back to the settings of mapping.json.
+    settings = client.indices.get_settings(index=index)[index]["settings"]["index"]
+    assert settings["refresh_interval"] == "1s"
+    assert settings["auto_expand_replicas"] == "0-1"
+    assert client.cluster.health(index=index)["status"] == "green"
+
+
+def test_alias_swap_keeps_the_old_index_serving_until_the_swap(engines, documents, client):
+    engine = engines("swap")
+    old = engine.reindex(documents[:300]).index
+    seen: dict[str, Any] = {}
+
+    def stream() -> Iterator[dict[str, Any]]:
+        for n, doc in enumerate(documents):
+            if n == 1500:  # one chunk of 1,000 is already in the new index
+                seen["alias"] = sorted(client.indices.get_alias(name=engine.alias))
+                seen["count"] = engine.count()
+                seen["total"] = engine.search(SearchRequest(), TODAY).total
+                indices = client.indices.get(index=f"{engine.alias}-*")
+                new = next(name for name in indices if name != old)
+                seen["loading"] = indices[new]["settings"]["index"]
+            yield doc
+
+    stats = engine.reindex(stream())
+
+    assert seen["alias"] == [old]
+    assert seen["count"] == seen["total"] == 300
+    assert seen["loading"]["refresh_interval"] == "-1"
+    assert seen["loading"]["number_of_replicas"] == "0"
+    assert stats.documents == len(documents) and stats.index != old
+    assert sorted(client.indices.get_alias(name=engine.alias)) == [stats.index]
+    assert not client.indices.exists(index=old)
+    assert engine.count() == len(documents)
+
+
+def test_a_failed_reindex_names_the_document_and_keeps_the_previous_index(
+    engines, documents, client
+):
+    engine = engines("failed")
+    old = engine.reindex(documents[:40]).index
+    bad = dict(documents[45], cme_credits="lots")
+    unknown = dict(documents[46], surprise="a field mapping.json does not declare")
+
+    with pytest.raises(IndexingError) as caught:
+        engine.reindex(documents[:45] + [bad, unknown] + documents[47:1200])
+
+    assert set(caught.value.failures) == {bad["id"], unknown["id"]}
+    assert "cme_credits" in caught.value.failures[bad["id"]]
+    assert "surprise" in caught.value.failures[unknown["id"]]
+    assert sorted(client.indices.get_alias(name=engine.alias)) == [old]
+    assert sorted(client.indices.get(index=f"{engine.alias}-*")) == [old]  # half-built one gone
+    assert engine.count() == 40
+
+
+def test_upsert_creates_the_alias_and_delete_ignores_unknown_ids(engines, documents, client):
+    engine = engines("writes")
+    assert engine.count() == 0 and engine.ids() == set()
+    engine.delete([documents[0]["id"]])  # nothing indexed yet: nothing to do
+
+    engine.upsert(documents[:3])  # before any reindex: an index is created behind the alias
+    (index,) = client.indices.get_alias(name=engine.alias)
+    assert index != engine.alias
+    # Visible at once (refresh=wait_for), replaced by id.
+    engine.upsert([dict(documents[0], title="Renamed Zebrafish Course")])
+    result = engine.search(SearchRequest(text="zebrafish"), TODAY)
+    assert [h["id"] for h in result.hits] == [documents[0]["id"]]
+    assert engine.count() == 3
+
+    engine.delete([documents[0]["id"], 999_999_999])
+    assert engine.ids() == {documents[1]["id"], documents[2]["id"]}
+    assert engine.search(SearchRequest(text="zebrafish"), TODAY).total == 0
+
+    with pytest.raises(IndexingError) as caught:
+        engine.upsert([dict(documents[3], cme_credits="lots"), documents[4]])
+    assert list(caught.value.failures) == [documents[3]["id"]]
+    assert engine.ids() == {d["id"] for d in documents[1:3]} | {documents[4]["id"]}
+
+
+def test_mapping_json_is_the_one_definition_of_the_index(demo, client):
+    declared = json.loads(MAPPING_FILE.read_text(encoding="utf-8"))
+    (index,) = client.indices.get_alias(name=demo.alias)
+    created = client.indices.get(index=index)[index]
+
+    mappings = created["mappings"]
+    assert mappings["dynamic"] == declared["mappings"]["dynamic"] == "strict"
+    assert mappings["dynamic_templates"] == declared["mappings"]["dynamic_templates"]
+    assert set(mappings["properties"]) == set(declared["mappings"]["properties"])
+    for name, spec in declared["mappings"]["properties"].items():
+        actual = dict(mappings["properties"][name])
+        if name in ("points", "deadlines"):  # one sub-field per board, from the templates
+            by_board = actual.pop("properties")
+            assert by_board["ABIM"] == (
+                {"type": "float"} if name == "points" else {"type": "date", "format": "strict_date"}
+            )
+            actual.setdefault("type", "object")
+        assert actual == spec, name
+
+    assert created["settings"]["index"]["number_of_shards"] == "1"
+    analysis = created["settings"]["index"]["analysis"]
+    expected = copy.deepcopy(declared["settings"]["analysis"])
+    expected["filter"]["cme_synonyms"]["synonyms"] = list(synonym_lines())
+    assert analysis == _stringified(expected)
+
+
+def _stringified(value: Any) -> Any:
+    """Settings come back with every scalar as a string."""
+    if isinstance(value, dict):
+        return {k: _stringified(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_stringified(v) for v in value]
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+# --- analysis --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("mi", {1, 2}),
+        ("heart attack", {1, 2}),
+        ("heart attacks", {1, 2}),
+        ("myocardial infarction", {1, 2}),
+        ('"heart attack"', {1, 2}),
+        ("afib", {3, 4}),
+        ("atrial fibrillation", {3, 4}),
+        ("copd", {5, 6}),
+        ("chronic obstructive pulmonary disease", {5, 6}),
+        ("t2dm", {7, 8}),
+        ("type 2 diabetes", {7, 8}),
+    ],
+)
+def test_clinical_synonyms_match_both_ways(text_engine, text, expected):
+    assert found(text_engine, text) == expected
+
+
+@pytest.mark.parametrize("text", ["sjogren", "Sjögren", "SJOGREN", "sjogrens", "sjögren's"])
+def test_accents_and_possessives_are_folded(text_engine, text):
+    assert found(text_engine, text) == {9, 10}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"), [("pediatrics", {11}), ("asthmas pediatric", {11}), ("diabetic", {7})]
+)
+def test_english_stemming(text_engine, text, expected):
+    result = text_engine.search(SearchRequest(text=text), TODAY)
+    assert {h["id"] for h in result.hits} == expected
+    assert result.corrected_text is None  # found as is, not as a typo
+
+
+@pytest.mark.parametrize(
+    ("typo", "corrected", "expected"),
+    [("cardiolgy", "cardiology", {12}), ("diabetis", "diabetes", {7}), ("Sleap", "sleep", {13})],
+)
+def test_a_typo_is_corrected_when_nothing_matches(text_engine, typo, corrected, expected):
+    result = text_engine.search(SearchRequest(text=typo), TODAY)
+    assert {h["id"] for h in result.hits} == expected
+    assert result.corrected_text == corrected
+
+
+def test_no_correction_without_a_close_word_or_when_something_matches(text_engine, demo):
+    nothing = text_engine.search(SearchRequest(text="zyxwvut"), TODAY)
+    assert nothing.total == 0 and nothing.corrected_text is None
+    exact = text_engine.search(SearchRequest(text="cardiology"), TODAY)
+    assert exact.corrected_text is None
+    # On the demo data, a corrected query finds what the correct spelling finds.
+    right = demo.search(SearchRequest(text="cardiology"), TODAY)
+    typo = demo.search(SearchRequest(text="cardiolgy"), TODAY)
+    assert typo.corrected_text == "cardiology"
+    assert typo.total == right.total > 0
+    assert typo.hits == right.hits
+
+
+# --- facets and sorting ----------------------------------------------------------------------
+
+
+def test_facet_counts_are_disjunctive(demo, documents):
+    everything = demo.search(SearchRequest(), TODAY)
+    abim = demo.search(SearchRequest(filters={"board": ("ABIM",)}), TODAY)
+
+    assert abim.counts("board") == everything.counts("board")
+    assert abim.total == everything.counts("board")["ABIM"]
+    with_abim = [d for d in documents if "ABIM" in d["board"]]
+    assert abim.counts("format") == dict(Counter(d["format"] for d in with_abim))
+    assert abim.counts("format") != everything.counts("format")
+    assert [v.value for v in abim.facet("board").values if v.selected] == ["ABIM"]
+
+
+def test_provider_values_are_labelled_with_the_provider_name(demo, documents):
+    names = {d["provider"]: d["provider_name"] for d in documents}
+    result = demo.search(SearchRequest(), TODAY)
+    assert {v.value: v.label for v in result.facet("provider").values} == {
+        v: names[v] for v in result.counts("provider")
+    }
+
+    # A selected provider that nothing matches any more still reads as its name, count 0.
+    provider = documents[0]["provider"]
+    request = SearchRequest(filters={"provider": (provider, "no-such-provider")}, credits_min=999)
+    values = {v.value: v for v in demo.search(request, TODAY).facet("provider").values}
+    assert (values[provider].label, values[provider].count) == (names[provider], 0)
+    assert values[provider].selected
+    assert values["no-such-provider"].label == "no-such-provider"
+
+
+def test_sorting_by_a_board_no_document_has(demo, documents):
+    # points.ZZZ and deadlines.ZZZ are not mapped: unmapped_type / the script handle them.
+    for sort in ("points", "deadline"):
+        request = SearchRequest(filters={"board": ("ZZZ",)}, sort=sort)
+        assert demo.search(request, TODAY).total == 0
+    request = SearchRequest(filters={"board": ("ABIM", "ZZZ")}, sort="deadline", per_page=100)
+    hits = demo.search(request, TODAY).hits
+    deadlines = [h["deadlines"].get("ABIM") for h in hits]
+    dated = [d for d in deadlines if d]
+    assert dated == sorted(dated) and deadlines[: len(dated)] == dated
+
+
+def test_the_last_page_of_the_result_window_is_cut_short(demo):
+    # page 334 of 30 starts at 9,990: OpenSearch would refuse from + size = 10,020.
+    result = demo.search(SearchRequest(page=334, per_page=30), TODAY)
+    assert result.hits == () and result.total > 0
+
+
+# --- typeahead -------------------------------------------------------------------------------
+
+
+def test_suggest_offers_practice_areas_and_titles(demo):
+    suggestions = demo.suggest("cardio")
+    kinds = {s.kind for s in suggestions}
+    assert {"title", "practice_area"} <= kinds
+    assert len(suggestions) <= 8
+    assert len({s.text for s in suggestions}) == len(suggestions)
+    for s in suggestions:
+        assert any(w.startswith("cardio") for w in re.findall(r"\w+", s.text.lower())), s
+
+
+def test_suggest_providers_accents_and_several_words(demo):
+    assert ("Lakeshore University School of Medicine", "provider") in {
+        (s.text, s.kind) for s in demo.suggest("lakesh")
+    }
+    assert any("Sjögren" in s.text for s in demo.suggest("sjog"))
+    two_words = demo.suggest("heart fail", limit=20)
+    assert two_words
+    assert all(
+        re.search(r"\bheart\b", s.text, re.I) and re.search(r"\bfail", s.text, re.I)
+        for s in two_words
+    )
+    assert demo.suggest("   ") == []
+    assert len(demo.suggest("cardio", limit=3)) == 3
+
+
+# --- an engine that cannot answer ------------------------------------------------------------
+
+
+def test_an_unreachable_engine_is_search_unavailable():
+    client = OpenSearch(hosts=["http://127.0.0.1:9"], timeout=2, max_retries=0)
+    engine = OpenSearchEngine(client, prefix="test-unreachable")
+    for call in (
+        lambda: engine.search(SearchRequest(text="cardiology"), TODAY),
+        lambda: engine.suggest("cardio"),
+        lambda: engine.count(),
+    ):
+        with pytest.raises(SearchUnavailable) as caught:
+            call()
+        message = str(caught.value)
+        assert message == "the search engine cannot be reached"
+    client.close()
+
+
+def test_a_missing_index_is_unavailable_but_a_bad_query_is_a_bug(client, prefix):
+    engine = OpenSearchEngine(client, prefix=f"{prefix}-never-built")
+    with pytest.raises(SearchUnavailable, match="not been built"):
+        engine.search(SearchRequest(), TODAY)
+    assert engine.count() == 0 and engine.ids() == set()
+    # A query OpenSearch cannot parse is a bug of ours: raised as is, not "unavailable".
+    with pytest.raises(RequestError), _answering():
+        client.search(index=f"{prefix}-*", body={"query": {"no_such_query": {}}})
+
+
+def test_a_silent_engine_is_search_unavailable_after_the_timeout():
+    with socket.socket() as silent:  # accepts connections (backlog), never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        port = silent.getsockname()[1]
+        client = OpenSearch(hosts=[f"http://127.0.0.1:{port}"], timeout=0.5, max_retries=0)
+        engine = OpenSearchEngine(client, prefix="test-silent")
+        with pytest.raises(SearchUnavailable, match="did not answer in time"):
+            engine.search(SearchRequest(), TODAY)
+        client.close()
+
+
+def test_engine_errors_and_bugs_are_told_apart():
+    for status, message in ((429, "overloaded"), (503, "failed")):
+        with pytest.raises(SearchUnavailable, match=message), _answering():
+            raise TransportError(status, "some_exception", {})
+    with pytest.raises(RequestError), _answering():
+        raise RequestError(400, "parsing_exception", {})
+
+
+def test_corrections_keep_the_rest_of_the_text_and_respect_the_typo_budget():
+    def entry(word: str, offset: int, length: int, *options: str) -> dict[str, Any]:
+        return {
+            "text": word,
+            "offset": offset,
+            "length": length,
+            "options": [{"text": o} for o in options],
+        }
+
+    assert (
+        _correction("Cardiolgy Board Review", [entry("cardiolgy", 0, 9, "cardiology")])
+        == "cardiology Board Review"
+    )
+    assert _correction("Sjogrin's eyes", [entry("sjogrin", 0, 9, "sjogren")]) == "sjogren's eyes"
+    # Fuzziness AUTO: one edit up to five letters, two from six.
+    assert _correction("gaut", [entry("gaut", 0, 4, "gout")]) == "gout"
+    assert _correction("gaot", [entry("gaot", 0, 4, "goat", "gout")]) == "goat"
+    assert _correction("gxxt", [entry("gxxt", 0, 4, "gout")]) is None
+    assert _correction("hypertensoin", [entry("hypertensoin", 0, 12, "hypertension")]) == (
+        "hypertension"
+    )
