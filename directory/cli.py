@@ -70,13 +70,52 @@ def demo(count: int, seed: int, today_: object, if_empty: bool) -> None:
     )
 
 
+def _search_parts():  # type: ignore[no-untyped-def]
+    from indexer import engine_from_config, index_key
+
+    config = _config()
+    return (
+        current_app.extensions["directory_sessions"],
+        engine_from_config(config),
+        index_key(config),
+    )
+
+
+@cli.command("index")
+def index() -> None:
+    """Rebuild the search index from the registry (searches keep working meanwhile)."""
+    from directory.app import today
+    from indexer.sync import full_reindex
+
+    sessions, engine, key = _search_parts()
+    stats = full_reindex(sessions, engine, key, today(), progress=True)
+    click.echo(
+        f"indexed {stats.documents} listed activities into {stats.index} in {stats.seconds:.1f} s"
+    )
+
+
+@cli.command("sync")
+def sync() -> None:
+    """Apply registry changes since the last sync (run it after imports, or every few minutes)."""
+    from directory.app import today
+    from indexer.sync import incremental_sync
+
+    sessions, engine, key = _search_parts()
+    stats = incremental_sync(sessions, engine, key, today(), progress=True)
+    kind = "full reindex (no checkpoint yet)" if stats.full else "incremental sync"
+    click.echo(
+        f"{kind}: {stats.upserted} written, {stats.deleted} removed in {stats.seconds:.1f} s"
+    )
+
+
 @cli.command("setup")
 @click.option("--demo-count", default=3000, show_default=True)
 @click.pass_context
 def setup(ctx: click.Context, demo_count: int) -> None:
-    """Everything a fresh machine needs: schema, then demo data if the registry is empty."""
+    """Everything a fresh machine needs: schema, demo data if the registry is empty, the index."""
     ctx.invoke(init_db)
     ctx.invoke(demo, count=demo_count, seed=2026, today_=None, if_empty=True)
+    ctx.invoke(sync)
 
 
 def main() -> None:

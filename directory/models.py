@@ -25,6 +25,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     event,
+    insert,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -211,6 +212,4 @@ class IndexState(Base):
 @event.listens_for(Activity, "after_delete")
 def _tombstone(_mapper, connection, target: Activity) -> None:  # type: ignore[no-untyped-def]
     # In the deleting transaction itself, so a deletion and its tombstone land together.
-    connection.execute(
-        DeletedActivity.__table__.insert().values(activity_id=target.id, deleted_at=utcnow())
-    )
+    connection.execute(insert(DeletedActivity).values(activity_id=target.id, deleted_at=utcnow()))

@@ -32,11 +32,12 @@ def run_migrations_online() -> None:
     engine = make_engine(database_url())
     with engine.connect() as connection:
         sqlite = connection.dialect.name == "sqlite"
-        if sqlite:
+        raw = connection.connection.driver_connection
+        if sqlite and raw is not None:
             # Batch mode rebuilds a table by copy-and-rename; enforced foreign keys would refuse
             # to drop the original while other tables point at it. Checked again below.
             # (On the raw connection: the pragma is ignored inside a transaction.)
-            connection.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")
+            raw.execute("PRAGMA foreign_keys=OFF")
         # Batch mode lets later migrations alter tables on SQLite, which cannot ALTER much.
         context.configure(
             connection=connection, target_metadata=target_metadata, render_as_batch=True
@@ -47,8 +48,8 @@ def run_migrations_online() -> None:
                 broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
                 if broken:
                     raise RuntimeError(f"migration left broken foreign keys: {broken[:5]}")
-        if sqlite:
-            connection.connection.driver_connection.execute("PRAGMA foreign_keys=ON")
+        if sqlite and raw is not None:
+            raw.execute("PRAGMA foreign_keys=ON")
     engine.dispose()
 
 

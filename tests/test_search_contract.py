@@ -1,0 +1,476 @@
+"""The search contract (indexer/engine.py), run unchanged against both engines.
+
+The corpus is 2,400 generated activities plus a few hand-made ones whose words and dates
+the text and sort cases rely on. Facet counts are checked against SQL written here,
+directly over the registry tables: a second, independent statement of the listing rules.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from directory.db import make_engine, make_sessionmaker, upgrade
+from directory.demo import generate_into
+from directory.reference import reference
+from directory.search import FACETS, SearchRequest, parse_request
+from indexer.embedded_engine import EmbeddedEngine
+from indexer.sync import full_reindex, iter_documents, registry_listed_ids
+from tests import factories as f
+from tests.factories import TODAY
+from tests.opensearch_server import connect_or_skip, delete_indices, unique_index_prefix
+
+CORPUS = 2400
+DAY = timedelta(days=1)
+
+
+def special_activities():
+    """Hand-made listings with known words, dates and registrations (ids 1-99)."""
+    pediatrics = f.provider(id=9001, name="Riverside Children's Hospital")
+    northfield = f.provider(id=9000, name="Northfield Academy of Medicine")
+    made = [
+        f.activity(
+            id=1,
+            provider_activity_id="S1",
+            title="Myocardial Infarction: Management in the First 24 Hours",
+            description="Reperfusion strategies.",
+            keywords=[],
+            objectives=["Select a reperfusion strategy"],
+        ),
+        f.activity(
+            id=2,
+            provider_activity_id="S2",
+            title="Atrial Fibrillation Anticoagulation Update",
+            description="Stroke prevention.",
+            keywords=[],
+        ),
+        f.activity(
+            id=3,
+            provider_activity_id="S3",
+            title="Pediatric Asthma in the Emergency Department",
+            provider=pediatrics,
+            keywords=[],
+            moc=[f.abim(practice_areas=["Pulmonary Disease"])],
+        ),
+        f.activity(
+            id=4,
+            provider_activity_id="S4",
+            title="Diabetic Ketoacidosis Protocols",
+            description="Fluids and insulin.",
+            keywords=[],
+        ),
+        f.activity(
+            id=5,
+            provider_activity_id="S5",
+            title="Sjögren Disease: Beyond Dry Eyes",
+            description="Extraglandular disease.",
+            keywords=[],
+            moc=[f.abim(practice_areas=["Rheumatology"])],
+        ),
+        # Complete for ABIM, missing content areas for ABA: found under ABIM, never under ABA.
+        f.activity(
+            id=6,
+            provider_activity_id="S6",
+            title="Perioperative Anticoagulation Bridging",
+            keywords=[],
+            moc=[f.abim(), f.aba(content_areas=[])],
+        ),
+        # Ended yesterday: must not be found.
+        f.activity(
+            id=7,
+            provider_activity_id="S7",
+            title="Xylophone Expired Course Zymurgy",
+            start_date=TODAY - 3 * DAY,
+            end_date=TODAY - DAY,
+            keywords=[],
+        ),
+        # Title match vs description-only match, for relevance.
+        f.activity(
+            id=8,
+            provider_activity_id="S8",
+            title="Cardiology Board Review Intensive",
+            description="A broad review.",
+            keywords=[],
+        ),
+        f.activity(
+            id=9,
+            provider_activity_id="S9",
+            title="Grand Rounds Potpourri",
+            description="Includes one session touching on cardiology topics.",
+            keywords=[],
+        ),
+        f.activity(
+            id=10,
+            provider_activity_id="S10",
+            title="Heart Failure Clinic Workshop",
+            description="Failure of the heart to pump is covered.",
+            keywords=[],
+        ),
+    ]
+    for a in made:
+        if a.provider.id == 1:
+            a.provider = northfield
+    return made
+
+
+@pytest.fixture(scope="module")
+def registry(tmp_path_factory):
+    url = f"sqlite:///{tmp_path_factory.mktemp('contract') / 'registry.sqlite3'}"
+    upgrade(url)
+    engine = make_engine(url)
+    generate_into(engine, count=CORPUS, seed=42, today=TODAY)
+    with Session(engine) as session:
+        session.add_all(special_activities())
+        session.commit()
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def sessions(registry):
+    return make_sessionmaker(registry)
+
+
+def make_engine_for(kind, tmp_path_factory):
+    if kind == "embedded":
+        return EmbeddedEngine(tmp_path_factory.mktemp("embedded") / "search.sqlite3"), lambda: None
+    from indexer.opensearch_engine import OpenSearchEngine
+
+    client = connect_or_skip()
+    prefix = unique_index_prefix("contract")
+    return OpenSearchEngine(client, prefix=prefix), lambda: delete_indices(client, prefix)
+
+
+@pytest.fixture(scope="module", params=["embedded", "opensearch"])
+def search_engine(request, sessions, tmp_path_factory):
+    engine, cleanup = make_engine_for(request.param, tmp_path_factory)
+    full_reindex(sessions, engine, f"contract-{request.param}", TODAY)
+    yield engine
+    cleanup()
+
+
+def search(engine, **args):
+    return engine.search(parse_request(args), TODAY)
+
+
+def ids(result):
+    return {h["id"] for h in result.hits}
+
+
+# --- the registry, in SQL, independently of the indexer ---------------------------------------
+
+
+def facet_value_sql() -> str:
+    ref = reference()
+    good = ", ".join(f"'{s}'" for s in sorted(ref.good_standing))
+    abpmr = ref.boards["ABPMR"]
+    pmr = ", ".join(
+        "'" + s.replace("'", "''") + "'"
+        for s in sorted(set(abpmr.specialties) | set(abpmr.practice_areas))
+    )
+    return f"""
+    WITH listed AS (
+        SELECT a.* FROM activities a JOIN providers p ON p.id = a.provider_id
+        WHERE a.status = 'Active' AND a.show_in_directory = 1 AND a.end_date >= :today
+          AND a.start_date <= a.end_date AND p.accreditation_status IN ({good})
+          AND a.delivery IS NOT NULL AND a.cme_credits > 0 AND a.providership IS NOT NULL
+          AND a.description IS NOT NULL AND trim(a.description) <> ''
+          AND a.fee_cents IS NOT NULL AND a.registration IS NOT NULL AND a.url IS NOT NULL
+          AND (a.delivery = 'online' OR (a.city IS NOT NULL AND a.country IS NOT NULL
+               AND (a.country NOT IN ('US', 'CA') OR a.state IS NOT NULL)))
+    ),
+    counted AS (
+        SELECT m.* FROM moc_registrations m JOIN listed a ON a.id = m.activity_id
+        WHERE json_array_length(m.practice_areas) > 0 AND json_array_length(m.credit_types) > 0
+          AND m.points > 0 AND m.points <= a.cme_credits AND m.attested = 1
+          AND m.claim_deadline >= :today
+          AND (m.board <> 'ABA' OR json_array_length(m.content_areas) BETWEEN 1 AND 2)
+    ),
+    places AS (
+        SELECT id, state, country FROM listed WHERE delivery <> 'online'
+        UNION SELECT o.activity_id, o.state, o.country FROM occurrences o JOIN listed l ON l.id = o.activity_id
+    ),
+    fv(id, facet, value) AS (
+        SELECT activity_id, 'board', board FROM counted
+        UNION SELECT l.id, 'board', 'ABPMR' FROM listed l
+          WHERE EXISTS (SELECT 1 FROM json_each(l.specialties) WHERE value IN ({pmr}))
+             OR EXISTS (SELECT 1 FROM counted c, json_each(c.practice_areas) j
+                        WHERE c.activity_id = l.id AND j.value IN ({pmr}))
+        UNION SELECT c.activity_id, 'practice_area', c.board || ':' || j.value FROM counted c, json_each(c.practice_areas) j
+        UNION SELECT c.activity_id, 'credit_type', c.board || ':' || j.value FROM counted c, json_each(c.credit_types) j
+        UNION SELECT id, 'format', format FROM listed
+        UNION SELECT id, 'delivery', 'in person' FROM listed WHERE delivery IN ('in person', 'both')
+        UNION SELECT id, 'delivery', 'online' FROM listed WHERE delivery IN ('online', 'both')
+        UNION SELECT id, 'state', state FROM places WHERE state IS NOT NULL
+        UNION SELECT id, 'country', country FROM places WHERE country IS NOT NULL
+        UNION SELECT id, 'fee', CASE WHEN fee_cents = 0 THEN 'free' ELSE 'paid' END FROM listed
+        UNION SELECT id, 'registration', registration FROM listed
+        UNION SELECT id, 'mips', 'yes' FROM listed WHERE mips = 1
+        UNION SELECT r.activity_id, 'rems', r.program FROM rems_registrations r JOIN listed l ON l.id = r.activity_id
+          WHERE r.attested = 1 AND r.rpc_id IS NOT NULL AND trim(r.rpc_id) <> ''
+        UNION SELECT id, 'provider', CAST(provider_id AS TEXT) FROM listed
+    )
+    """
+
+
+def sql_counts(registry, facet: str, selections: dict[str, list[str]]) -> dict[str, int]:
+    """Disjunctive counts of one facet: every selection applies except the facet's own."""
+    clauses, params = [], {"today": TODAY.isoformat(), "facet": facet}
+    for i, (other, values) in enumerate(selections.items()):
+        if other == facet:
+            continue
+        marks = ", ".join(f":v{i}_{j}" for j in range(len(values)))
+        clauses.append(f"id IN (SELECT id FROM fv WHERE facet = :f{i} AND value IN ({marks}))")
+        params[f"f{i}"] = other
+        params.update({f"v{i}_{j}": v for j, v in enumerate(values)})
+    where = " AND ".join(["facet = :facet", *clauses])
+    sql = (
+        facet_value_sql() + f"SELECT value, count(DISTINCT id) FROM fv WHERE {where} GROUP BY value"
+    )
+    with registry.connect() as conn:
+        return dict(conn.execute(text(sql), params).fetchall())
+
+
+def sql_total(registry, selections: dict[str, list[str]]) -> int:
+    clauses, params = ["1"], {"today": TODAY.isoformat()}
+    for i, (facet, values) in enumerate(selections.items()):
+        marks = ", ".join(f":v{i}_{j}" for j in range(len(values)))
+        clauses.append(f"id IN (SELECT id FROM fv WHERE facet = :f{i} AND value IN ({marks}))")
+        params[f"f{i}"] = facet
+        params.update({f"v{i}_{j}": v for j, v in enumerate(values)})
+    sql = facet_value_sql() + f"SELECT count(*) FROM listed WHERE {' AND '.join(clauses)}"
+    with registry.connect() as conn:
+        return conn.execute(text(sql), params).scalar_one()
+
+
+SELECTIONS = [
+    {},
+    {"board": ["ABIM"]},
+    {"board": ["ABIM", "ABA"], "format": ["Course"]},
+    {"fee": ["free"], "delivery": ["online"]},
+    {
+        "practice_area": ["ABIM:Cardiovascular Disease", "ABP:General Pediatrics"],
+        "credit_type": ["ABIM:Medical Knowledge"],
+    },
+    {"state": ["CA", "NY", "TX"], "registration": ["open to all"], "mips": ["yes"]},
+    {"board": ["ABPMR"], "country": ["US"]},
+]
+
+
+@pytest.mark.parametrize("selections", SELECTIONS, ids=[",".join(s) or "none" for s in SELECTIONS])
+def test_every_facet_count_equals_the_registry_in_sql(search_engine, registry, selections):
+    result = search_engine.search(
+        SearchRequest(filters={k: tuple(v) for k, v in selections.items()}), TODAY
+    )
+    assert result.total == sql_total(registry, selections)
+    assert result.total > 0
+    for facet in FACETS:
+        expected = sql_counts(registry, facet.name, selections)
+        got = {v.value: v.count for v in result.facet(facet.name).values if v.count}
+        assert got == expected, facet.name
+
+
+def test_the_index_holds_exactly_what_the_rules_list(search_engine, sessions):
+    assert search_engine.ids() == registry_listed_ids(sessions, TODAY)
+    assert search_engine.count() == len(registry_listed_ids(sessions, TODAY))
+    assert 1000 < search_engine.count() < CORPUS
+
+
+def test_counts_are_disjunctive(search_engine):
+    everything = search(search_engine)
+    abim = search(search_engine, board="ABIM")
+    assert abim.counts("board") == everything.counts("board")
+    assert abim.total == everything.counts("board")["ABIM"] < everything.total
+    assert sum(abim.counts("format").values()) < sum(everything.counts("format").values())
+    assert next(v for v in abim.facet("board").values if v.value == "ABIM").selected
+
+
+def test_incomplete_aba_registration_is_found_under_abim_but_never_aba(search_engine):
+    assert 6 in ids(search(search_engine, q="bridging", board="ABIM"))
+    assert 6 not in ids(search(search_engine, q="bridging", board="ABA"))
+    hit = next(h for h in search(search_engine, q="bridging").hits if h["id"] == 6)
+    assert hit["board"] == ["ABIM"]
+    assert not any(v.startswith("ABA:") for v in hit["practice_area"])
+
+
+def test_expired_activities_are_absent_and_expire_at_query_time_too(search_engine):
+    assert search(search_engine, q="zymurgy").total == 0
+    # A listing that ends today is shown today and gone tomorrow, even before the next sync.
+    ends_today = search(
+        search_engine, when="custom", date_from=TODAY.isoformat(), date_to=TODAY.isoformat()
+    )
+    tomorrow = search_engine.search(SearchRequest(), TODAY + DAY)
+    assert ends_today.total and search_engine.search(SearchRequest(), TODAY).total > tomorrow.total
+
+
+@pytest.mark.parametrize(
+    ("query", "expected_id"),
+    [
+        ("heart attack", 1),
+        ("MI", 1),
+        ("myocardial infarction", 1),
+        ("afib", 2),
+        ("pediatrics asthma", 3),
+        ("paediatric asthma", 3),
+        ("diabetes ketoacidosis", 4),
+        ("DKA", 4),
+        ("sjogren", 5),
+        ("Sjögren", 5),
+        ("riverside children", 3),  # provider name
+        ('"heart failure" clinic', 10),
+        ("cardiolgy board review", 8),  # one typo
+    ],
+)
+def test_text_search_finds_what_a_physician_means(search_engine, query, expected_id):
+    assert expected_id in ids(search(search_engine, q=query, per_page=50))
+
+
+def test_quoted_phrases_need_the_words_together(search_engine):
+    assert 10 in ids(search(search_engine, q='"heart failure" workshop'))
+    assert 10 not in ids(search(search_engine, q='"failure heart" workshop'))
+
+
+def test_all_terms_are_required(search_engine):
+    assert 1 not in ids(search(search_engine, q="myocardial infarction ketoacidosis"))
+
+
+def test_a_title_match_ranks_above_a_description_match(search_engine):
+    hits = [h["id"] for h in search(search_engine, q="cardiology", per_page=100).hits]
+    assert 8 in hits and 9 in hits and hits.index(8) < hits.index(9)
+
+
+def test_user_text_is_never_query_syntax(search_engine):
+    # Field names, operators and wildcards are just words (or nothing) to the engine.
+    assert (
+        search(search_engine, q="title:cardiology").total
+        == search(search_engine, q="title cardiology").total
+    )
+    assert (
+        search(search_engine, q="heart OR NOT").total
+        == search(search_engine, q="heart or not").total
+    )
+    assert (
+        search(search_engine, q="NEAR(heart failure)").total
+        == search(search_engine, q="near heart failure").total
+    )
+    everything = search(search_engine).total
+    for q in ["*", "-", "\\", '"', "?!", "a:b:c)"[5:]]:
+        assert search(search_engine, q=q).total == everything, q
+    assert 10 in ids(
+        search(search_engine, q='"heart failure')
+    )  # an unbalanced quote is a word boundary
+
+
+def key(sort):
+    return {
+        "soonest": lambda h: h["next_start"],
+        "credits": lambda h: -h["cme_credits"],
+        "newest": lambda h: tuple(-ord(c) for c in h["created_at"]),
+        "deadline": lambda h: h["claim_deadline"] or "9999",
+    }[sort]
+
+
+@pytest.mark.parametrize("sort", ["soonest", "credits", "newest", "deadline"])
+def test_sorts_order_hits(search_engine, sort):
+    hits = search(search_engine, sort=sort, per_page=100).hits
+    assert len(hits) == 100
+    values = [key(sort)(h) for h in hits]
+    assert values == sorted(values)
+
+
+def test_points_sort_uses_the_selected_board(search_engine):
+    hits = search(search_engine, sort="points", board="ABIM", per_page=100).hits
+    points = [h["points"]["ABIM"] for h in hits]
+    assert points == sorted(points, reverse=True) and len(set(points)) > 1
+
+
+def test_soonest_is_the_default_without_text_and_relevance_with(search_engine):
+    assert search(search_engine).request.effective_sort == "soonest"
+    assert search(search_engine, q="asthma").request.effective_sort == "relevance"
+
+
+def test_date_filters(search_engine):
+    upcoming = search(search_engine, when="upcoming", per_page=100).hits
+    assert upcoming and all(h["next_start"] >= TODAY.isoformat() for h in upcoming)
+    now = search(search_engine, when="available_now", per_page=100).hits
+    assert now and all(h["enduring"] and h["start_date"] <= TODAY.isoformat() for h in now)
+    month = search(search_engine, when="this_month", per_page=100).hits
+    assert month and all(h["start_date"] <= "2026-11-30" for h in month)
+    window = search(search_engine, date_from="2027-03-01", date_to="2027-03-31", per_page=100).hits
+    assert window and all(
+        h["start_date"] <= "2027-03-31" and h["end_date"] >= "2027-03-01" for h in window
+    )
+
+
+def test_credit_range_and_claim_window(search_engine):
+    hits = search(search_engine, credits_min="2", credits_max="4", per_page=100).hits
+    assert hits and all(2 <= h["cme_credits"] <= 4 for h in hits)
+    soon = search(search_engine, claim_within="60", board="ABIM", per_page=100).hits
+    limit = (TODAY + timedelta(days=60)).isoformat()
+    assert soon and all(TODAY.isoformat() <= h["deadlines"]["ABIM"] <= limit for h in soon)
+    assert (
+        search(search_engine, claim_within="60").total
+        >= search(search_engine, claim_within="60", board="ABIM").total
+    )
+
+
+def test_pages_partition_the_results(search_engine):
+    first = search(search_engine, board="ABTS", per_page=7)
+    seen = []
+    for page in range(1, first.pages + 1):
+        seen += [
+            h["id"] for h in search(search_engine, board="ABTS", per_page=7, page=str(page)).hits
+        ]
+    assert len(seen) == len(set(seen)) == first.total
+
+
+def test_selected_values_are_shown_even_with_no_match(search_engine):
+    result = search(search_engine, board="ABIM", state="ZZ")
+    assert result.total == 0
+    [zz] = [v for v in result.facet("state").values if v.value == "ZZ"]
+    assert zz.count == 0 and zz.selected
+
+
+def test_provider_facet_is_labelled_with_names(search_engine):
+    values = search(search_engine).facet("provider").values
+    assert values and all(v.label != v.value for v in values)
+    assert any(v.label == "Riverside Children's Hospital" for v in values)
+
+
+def test_typeahead_suggests_titles_areas_and_providers(search_engine):
+    kinds = {s.kind: s.text for s in search_engine.suggest("cardio", limit=20)}
+    assert "practice_area" in kinds and "title" in kinds
+    assert any(s.kind == "provider" for s in search_engine.suggest("riverside"))
+    assert all("cardio" in s.text.lower() for s in search_engine.suggest("cardio", limit=20))
+
+
+# --- reindex and sync under stress ------------------------------------------------------------
+
+
+def test_searches_during_a_full_reindex_never_see_a_partial_index(search_engine, sessions):
+    corpus = search_engine.count()
+    totals = []
+    done = threading.Event()
+    errors = []
+
+    def reindex():
+        try:
+            search_engine.reindex(iter_documents(sessions, TODAY))
+        except Exception as exc:  # surfaced below
+            errors.append(exc)
+        finally:
+            done.set()
+
+    worker = threading.Thread(target=reindex)
+    worker.start()
+    while not done.is_set() and len(totals) < 5000:
+        totals.append(search_engine.search(SearchRequest(per_page=1), TODAY).total)
+    worker.join(timeout=300)
+    totals.append(search_engine.search(SearchRequest(per_page=1), TODAY).total)
+    assert not errors
+    assert len(totals) > 3
+    assert min(totals) == corpus == totals[-1]

@@ -1,0 +1,162 @@
+"""Incremental sync: applies every kind of change, and survives a failure midway."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from directory.demo import generate_into
+from directory.models import Activity, IndexState, MocRegistration, Provider
+from directory.search import SearchRequest
+from indexer import sync
+from indexer.engine import IndexingError
+from indexer.sync import full_reindex, incremental_sync, iter_documents
+from tests.factories import TODAY
+from tests.test_search_contract import make_engine_for
+
+KEY = "sync-test"
+
+
+@pytest.fixture(params=["embedded", "opensearch"])
+def search_engine(request, tmp_path_factory):
+    engine, cleanup = make_engine_for(request.param, tmp_path_factory)
+    yield engine
+    cleanup()
+
+
+@pytest.fixture
+def sessions(engine):
+    from directory.db import make_sessionmaker
+
+    generate_into(engine, count=1200, seed=9, today=TODAY)
+    return make_sessionmaker(engine)
+
+
+def indexed_documents(search_engine, today):
+    docs, page = {}, 1
+    while True:
+        result = search_engine.search(SearchRequest(sort="newest", per_page=100, page=page), today)
+        docs.update({h["id"]: h for h in result.hits})
+        if page >= result.pages:
+            return docs
+        page += 1
+
+
+def assert_index_equals_registry(search_engine, sessions, today):
+    expected = {d["id"]: d for d in iter_documents(sessions, today)}
+    assert search_engine.ids() == set(expected)
+    assert indexed_documents(search_engine, today) == expected
+
+
+def edit_registry(sessions):
+    """One of each change the sync must apply; returns the ids it touched."""
+    with sessions.begin() as session:
+        listed = sorted(d["id"] for d in iter_documents(sessions, TODAY))
+        retitled = session.get(Activity, listed[0])
+        retitled.title = "Retitled: Sepsis Bundles in 2027"
+        hidden = session.get(Activity, listed[1])
+        hidden.show_in_directory = False
+        deleted = session.get(Activity, listed[2])
+        deleted.completions_reported = 0
+        session.delete(deleted)
+        provider = session.get(Provider, session.get(Activity, listed[3]).provider_id)
+        provider.accreditation_status = "Probation"
+        draft = session.scalars(
+            select(Activity).where(Activity.status == "Draft", Activity.description.is_not(None))
+        ).first()
+        if draft is not None and draft.end_date and draft.end_date >= TODAY:
+            draft.status = "Active"
+    return retitled.id, hidden.id, deleted.id, provider.id
+
+
+def test_sync_applies_edits_unpublishing_deletion_and_provider_changes(search_engine, sessions):
+    full_reindex(sessions, search_engine, KEY, TODAY)
+    retitled, hidden, deleted, provider = edit_registry(sessions)
+    stats = incremental_sync(sessions, search_engine, KEY, TODAY)
+    assert stats.upserted > 0 and stats.deleted > 2
+    assert_index_equals_registry(search_engine, sessions, TODAY)
+    found = search_engine.search(SearchRequest(text="retitled sepsis bundles"), TODAY)
+    assert [h["id"] for h in found.hits] == [retitled]
+    assert hidden not in search_engine.ids() and deleted not in search_engine.ids()
+    assert (
+        search_engine.search(SearchRequest(filters={"provider": (str(provider),)}), TODAY).total
+        == 0
+    )
+
+
+def test_sync_applies_the_passing_of_time(search_engine, sessions):
+    full_reindex(sessions, search_engine, KEY, TODAY)
+    later = TODAY + timedelta(days=45)
+    with sessions() as session:
+        ended = (
+            set(
+                session.scalars(
+                    select(Activity.id).where(Activity.end_date >= TODAY, Activity.end_date < later)
+                )
+            )
+            & search_engine.ids()
+        )
+        lapsed = set(
+            session.scalars(
+                select(MocRegistration.activity_id).where(
+                    MocRegistration.claim_deadline >= TODAY, MocRegistration.claim_deadline < later
+                )
+            )
+        )
+    assert ended and lapsed
+    incremental_sync(sessions, search_engine, KEY, later)
+    assert not (ended & search_engine.ids())
+    assert_index_equals_registry(search_engine, sessions, later)
+
+
+class FailingMidway:
+    """The real engine, failing on its second bulk write as an overloaded cluster would."""
+
+    def __init__(self, engine):
+        self.engine = engine
+        self.writes = 0
+
+    def upsert(self, docs):
+        self.writes += 1
+        if self.writes == 2:
+            raise IndexingError({d["id"]: "simulated 429 after retries" for d in docs[:3]})
+        self.engine.upsert(docs)
+
+    def __getattr__(self, name):
+        return getattr(self.engine, name)
+
+
+def test_a_sync_that_fails_midway_loses_nothing_and_a_rerun_completes_it(
+    search_engine, sessions, monkeypatch
+):
+    full_reindex(sessions, search_engine, KEY, TODAY)
+    with sessions() as session:
+        checkpoint = session.get(IndexState, KEY).changed_since
+    # Touch enough activities for several batches, so the failure lands in the middle.
+    monkeypatch.setattr(sync, "BATCH", 100)
+    with sessions.begin() as session:
+        for a in session.scalars(select(Activity).order_by(Activity.id).limit(450)):
+            a.title = a.title + " (updated)"
+    edit_registry(sessions)
+
+    with pytest.raises(IndexingError):
+        incremental_sync(sessions, FailingMidway(search_engine), KEY, TODAY)
+    with sessions() as session:
+        assert session.get(IndexState, KEY).changed_since == checkpoint  # progress not recorded
+    assert search_engine.ids() != {d["id"] for d in iter_documents(sessions, TODAY)}
+
+    incremental_sync(sessions, search_engine, KEY, TODAY)
+    assert_index_equals_registry(search_engine, sessions, TODAY)
+    incremental_sync(sessions, search_engine, KEY, TODAY)  # a re-run changes nothing
+    assert_index_equals_registry(search_engine, sessions, TODAY)
+
+
+def test_first_sync_without_a_checkpoint_is_a_full_reindex(search_engine, sessions):
+    stats = incremental_sync(sessions, search_engine, KEY, TODAY)
+    assert stats.full
+    assert_index_equals_registry(search_engine, sessions, TODAY)
+    with Session(sessions.kw["bind"]) as session:
+        assert session.get(IndexState, KEY).as_of_day == TODAY
