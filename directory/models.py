@@ -213,3 +213,53 @@ class IndexState(Base):
 def _tombstone(_mapper, connection, target: Activity) -> None:  # type: ignore[no-untyped-def]
     # In the deleting transaction itself, so a deletion and its tombstone land together.
     connection.execute(insert(DeletedActivity).values(activity_id=target.id, deleted_at=utcnow()))
+
+
+class ApiKey(Base):
+    """A provider's key to the web service. Only a hash is stored; the key is shown once."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    provider_id: Mapped[int] = mapped_column(ForeignKey("providers.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    # The key's first characters, shown in listings and used to find its row; not a secret.
+    prefix: Mapped[str] = mapped_column(String(20), unique=True)
+    # SHA-256 of the whole key: the key is 256 random bits, so a fast hash is enough.
+    key_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    provider: Mapped[Provider] = relationship()
+
+
+class ActivityChange(Base):
+    """Who changed an activity, when, how (web service, batch file, command line)."""
+
+    __tablename__ = "activity_changes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # No foreign key: the record of a deletion outlives the activity.
+    activity_id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), index=True
+    )
+    provider_id: Mapped[int] = mapped_column(ForeignKey("providers.id"), index=True)
+    api_key_id: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id"))
+    source: Mapped[str] = mapped_column(String(20))  # "api", "batch", "cli"
+    action: Mapped[str] = mapped_column(String(20))  # "created", "updated", "withdrawn", "deleted"
+    detail: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+def with_children() -> tuple[Any, ...]:
+    """Loader options for an activity with everything the rules read: registrations,
+    occurrences and provider, each in one extra query per batch rather than per row."""
+    from sqlalchemy.orm import selectinload
+
+    return (
+        selectinload(Activity.moc),
+        selectinload(Activity.rems),
+        selectinload(Activity.occurrences),
+        selectinload(Activity.provider),
+    )
