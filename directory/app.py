@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from flask import Flask, current_app, g
+from flask import Flask, current_app, g, jsonify, request
 from sqlalchemy.orm import Session
 
 from directory.config import PROJECT_ROOT, Config
@@ -28,9 +28,14 @@ def create_app(config: Config | None = None) -> Flask:
     app.extensions["directory_engine"] = engine
     app.extensions["directory_sessions"] = make_sessionmaker(engine)
 
-    from directory import pages
+    # Uploads larger than the batch file limit are refused before they are read.
+    app.config["MAX_CONTENT_LENGTH"] = 51 * 1024 * 1024
+
+    from directory import pages, provider_api
 
     app.register_blueprint(pages.bp)
+    app.register_blueprint(provider_api.bp)
+    _json_errors_under_api(app)
     app.teardown_appcontext(_close_session)
     return app
 
@@ -52,3 +57,19 @@ def today() -> date:
     """Today in the directory's time zone: listings end at local midnight, not UTC's."""
     config: Config = current_app.config["DIRECTORY"]
     return datetime.now(ZoneInfo(config.timezone)).date()
+
+
+def _json_errors_under_api(app: Flask) -> None:
+    """Under /api/, every error is JSON with a message, never an HTML page."""
+    from werkzeug.exceptions import HTTPException
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException):  # type: ignore[no-untyped-def]
+        if not request.path.startswith("/api/"):
+            return exc
+        message = {
+            404: "no such endpoint; see the API documentation",
+            405: f"{request.method} is not allowed here",
+            413: "the upload is larger than the 50 MB limit; split the file",
+        }.get(exc.code or 500, exc.description)
+        return jsonify({"error": {"status": exc.code, "message": message}}), exc.code

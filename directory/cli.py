@@ -118,5 +118,107 @@ def setup(ctx: click.Context, demo_count: int) -> None:
     ctx.invoke(sync)
 
 
+@cli.group("api-key")
+def api_key() -> None:
+    """Providers' web service keys."""
+
+
+@api_key.command("create")
+@click.option("--provider", "provider_id", type=int, required=True, help="The provider's id.")
+@click.option("--name", default="web service", show_default=True, help="What the key is for.")
+def api_key_create(provider_id: int, name: str) -> None:
+    """Make a key for a provider. It is shown once: only its hash is kept."""
+    from directory import api_keys
+    from directory.models import Provider
+
+    session = db_session()
+    provider = session.get(Provider, provider_id)
+    if provider is None:
+        raise click.ClickException(f"no provider with id {provider_id}; see `directory providers`")
+    issued = api_keys.issue(session, provider, name)
+    session.commit()
+    click.echo(f"API key for {provider.name} ({name}); store it now, it is not shown again:")
+    click.echo(issued.key)
+
+
+@api_key.command("list")
+@click.option("--provider", "provider_id", type=int, default=None)
+def api_key_list(provider_id: int | None) -> None:
+    """Keys by prefix, provider, and whether revoked (never the keys themselves)."""
+    from directory.models import ApiKey
+
+    query = select(ApiKey).order_by(ApiKey.id)
+    if provider_id is not None:
+        query = query.where(ApiKey.provider_id == provider_id)
+    for key in db_session().scalars(query):
+        state = f"revoked {key.revoked_at:%Y-%m-%d}" if key.revoked_at else "active"
+        click.echo(f"{key.prefix}  provider {key.provider_id}  {key.name}  {state}")
+
+
+@api_key.command("revoke")
+@click.argument("prefix")
+def api_key_revoke(prefix: str) -> None:
+    """Revoke a key by its prefix (the part after 'cme_')."""
+    from directory import api_keys
+
+    session = db_session()
+    record = api_keys.revoke(session, prefix)
+    if record is None:
+        raise click.ClickException(f"no key with prefix {prefix}; see `directory api-key list`")
+    session.commit()
+    click.echo(f"revoked {prefix} (provider {record.provider_id})")
+
+
+@cli.command("providers")
+def providers() -> None:
+    """Providers with their ids and accreditation."""
+    from directory.models import Provider
+
+    for p in db_session().scalars(select(Provider).order_by(Provider.id)):
+        click.echo(f"{p.id}  {p.name}  ({p.accreditation_status})")
+
+
+@cli.command("import")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--provider", "provider_id", type=int, required=True)
+@click.option("--dry-run", is_flag=True, help="Check the file, write nothing.")
+def import_file(path: str, provider_id: int, dry_run: bool) -> None:
+    """Import a provider's CSV, Excel, XML or JSON file: all of it, or nothing."""
+    from pathlib import Path
+
+    from directory.app import today
+    from directory.models import Provider
+    from directory.provider_data.batch import import_records
+    from directory.provider_data.files import FileRejected, read_records
+
+    if db_session().get(Provider, provider_id) is None:
+        raise click.ClickException(f"no provider with id {provider_id}; see `directory providers`")
+    data = Path(path).read_bytes()
+    try:
+        report = import_records(
+            current_app.extensions["directory_sessions"],
+            provider_id,
+            lambda: read_records(path, data),
+            today(),
+            source="cli",
+            dry_run=dry_run,
+        )
+    except FileRejected as exc:
+        raise click.ClickException(str(exc)) from exc
+    for message in report.errors:
+        click.echo(f"error: {message}", err=True)
+    for message in report.warnings:
+        click.echo(f"warning: {message}", err=True)
+    if not report.ok:
+        raise click.ClickException(f"{len(report.errors)} problems; nothing was saved")
+    verb = "would create" if dry_run else "created"
+    click.echo(
+        f"{verb} {len(report.created)}, updated {len(report.updated)}, "
+        f"unchanged {len(report.unchanged)}; {len(report.warnings)} warnings"
+    )
+    if report.written:
+        click.echo("run `directory sync` to bring search up to date")
+
+
 def main() -> None:
     cli()

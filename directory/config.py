@@ -26,6 +26,8 @@ class Config:
     opensearch_password: str | None = None
     # Listings expire at the end of their last day in the directory's own time zone, not UTC.
     timezone: str = "America/New_York"
+    # Run the incremental sync right after a provider's write, so changes show at once.
+    sync_after_write: bool = True
     # Unset, a random key per process: sessions then last until a restart, which is safe.
     secret_key: str = ""
 
@@ -45,5 +47,6 @@ class Config:
             opensearch_user=env.get("OPENSEARCH_USER") or None,
             opensearch_password=env.get("OPENSEARCH_PASSWORD") or None,
             timezone=env.get("DIRECTORY_TIMEZONE", defaults.timezone),
+            sync_after_write=env.get("SYNC_AFTER_WRITE", "1").lower() not in ("0", "false", "no"),
             secret_key=env.get("SECRET_KEY") or secrets.token_hex(32),
         )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+from flask import Blueprint, Response, abort, render_template
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
@@ -35,3 +35,24 @@ def home() -> str:
     listed = [a for a in candidates if rules.is_listed(a, day, ref)][:25]
     cards = [(a, rules.counted_boards(a, day, ref)) for a in listed]
     return render_template("home.html", cards=cards, today=day)
+
+
+@bp.get("/provider-data/<kind>.<fmt>")
+def provider_file(kind: str, fmt: str) -> Response:
+    """The published upload templates and example files, one per format."""
+    from directory.provider_data import templates
+
+    if kind not in ("template", "example") or fmt not in templates.FORMATS:
+        abort(404)
+    filename, content_type, data = getattr(templates, kind)(fmt)
+    response = Response(data, content_type=content_type)
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+@bp.get("/provider-data")
+def provider_data_docs() -> Response:
+    """The column, element and key layout, as published in docs/provider-data.md."""
+    from directory.provider_data import templates
+
+    return Response(templates.render_docs(), content_type="text/markdown; charset=utf-8")

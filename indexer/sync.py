@@ -22,7 +22,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session, selectinload, sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
 from directory.models import (
     Activity,
@@ -32,6 +32,7 @@ from directory.models import (
     Occurrence,
     Provider,
     utcnow,
+    with_children,
 )
 from directory.reference import Reference, reference
 from indexer.document import to_document
@@ -56,12 +57,7 @@ def _load(session: Session, ids: Iterable[int]) -> list[Activity]:
         session.scalars(
             select(Activity)
             .where(Activity.id.in_(list(ids)))
-            .options(
-                selectinload(Activity.moc),
-                selectinload(Activity.rems),
-                selectinload(Activity.occurrences),
-                selectinload(Activity.provider),
-            )
+            .options(*with_children())
             .order_by(Activity.id)
         )
     )

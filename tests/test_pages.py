@@ -49,3 +49,18 @@ def test_home_escapes_provider_text(app, client, engine):
     page = client.get("/").get_data(as_text=True)
     assert "&lt;script&gt;alert(1)&lt;/script&gt; Sepsis Update" in page
     assert "<script>alert(1)" not in page
+
+
+def test_templates_and_examples_download_in_every_format(client):
+    from directory.provider_data.files import read_records
+
+    for fmt in ("csv", "xlsx", "xml", "json"):
+        for kind in ("template", "example"):
+            response = client.get(f"/provider-data/{kind}.{fmt}")
+            assert response.status_code == 200
+            assert "attachment" in response.headers["Content-Disposition"]
+        example = client.get(f"/provider-data/example.{fmt}")
+        records = list(read_records(f"example.{fmt}", example.data))
+        assert len(records) == 3 and not any(r.problems for r in records)
+    assert client.get("/provider-data/example.exe").status_code == 404
+    assert "Your activity id" in client.get("/provider-data").get_data(as_text=True)

@@ -1,0 +1,288 @@
+"""The providers' web service: create, read, update, withdraw and delete their own activities.
+
+Authentication is a per-provider API key (`Authorization: Bearer cme_...`). Every query is
+scoped to the key's provider, and another provider's activity answers 404 exactly like a
+missing one, so a key cannot even learn which ids exist elsewhere. Writes go through the
+same checks and messages as batch files (`provider_data.batch`), and each is recorded with
+the key that made it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from flask import Blueprint, Response, current_app, g, jsonify, request
+from sqlalchemy import func, select
+
+from directory import api_keys, rules
+from directory.app import db_session, today
+from directory.models import Activity, ApiKey, with_children
+from directory.provider_data import batch
+from directory.provider_data.files import FileRejected, read_records
+
+bp = Blueprint("provider_api", __name__, url_prefix="/api/v1/provider")
+
+MAX_PER_PAGE = 200
+
+
+def error(status: int, message: str, **extra: Any) -> Response:
+    response = jsonify({"error": {"status": status, "message": message, **extra}})
+    response.status_code = status
+    return response
+
+
+def requires_key(view: Callable[..., Any]) -> Callable[..., Any]:
+    @wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        header = request.headers.get("Authorization", "")
+        scheme, _, presented = header.partition(" ")
+        if scheme.lower() != "bearer" or not presented:
+            return error(401, "send your API key as 'Authorization: Bearer <key>'")
+        key = api_keys.authenticate(db_session(), presented)
+        if key is None:
+            return error(401, "this API key is not valid or has been revoked")
+        db_session().commit()  # last_used_at
+        g.api_key = key
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+def _key() -> ApiKey:
+    return g.api_key
+
+
+def _own(provider_activity_id: str) -> Activity | None:
+    return db_session().scalar(
+        select(Activity)
+        .where(
+            Activity.provider_id == _key().provider_id,
+            Activity.provider_activity_id == provider_activity_id,
+        )
+        .options(*with_children())
+    )
+
+
+def _not_found(provider_activity_id: str) -> Response:
+    return error(404, f"you have no activity with id '{provider_activity_id}'")
+
+
+def _json_value(value: Any) -> Any:
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return value
+
+
+def describe(activity: Activity) -> dict[str, Any]:
+    """An activity as its provider sees it: its data, and how it stands in the directory."""
+    day = today()
+    payload = batch.payload_of(activity)
+    fee_cents = payload.pop("fee_cents")
+    payload["fee"] = None if fee_cents is None else fee_cents / 100
+    data = json.loads(json.dumps(payload, default=_json_value))
+    reasons = rules.why_not_listed(activity, day)
+    return {
+        "id": activity.id,
+        **data,
+        "listing": {
+            "listed": not reasons,
+            "why_not_listed": reasons,
+            "counts_for": rules.counted_boards(activity, day) if not reasons else [],
+            "boards": [rules.board_status(r, activity, day).summary() for r in activity.moc],
+        },
+        "updated_at": activity.updated_at.isoformat() if activity.updated_at else None,
+    }
+
+
+def _search_note() -> dict[str, str]:
+    """Bring search up to date now if configured to; say when changes will show."""
+    from directory.search_service import sync_after_write
+
+    return sync_after_write()
+
+
+def _write(
+    records_bytes: bytes, filename: str, dry_run: bool = False
+) -> tuple[batch.BatchReport, Response | None]:
+    def read() -> Any:
+        return read_records(filename, records_bytes)
+
+    try:
+        report = batch.import_records(
+            current_app.extensions["directory_sessions"],
+            _key().provider_id,
+            read,
+            today(),
+            source="api",
+            api_key_id=_key().id,
+            dry_run=dry_run,
+        )
+    except FileRejected as exc:
+        return batch.BatchReport(), error(422, str(exc))
+    return report, None
+
+
+def _one_activity_body() -> tuple[dict[str, Any] | None, Response | None]:
+    if not request.is_json:
+        return None, error(415, "send the activity as JSON (Content-Type: application/json)")
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        return None, error(400, "the body must be one JSON object: an activity")
+    return body, None
+
+
+@bp.get("/activities")
+@requires_key
+def list_activities() -> Any:
+    try:
+        page = max(1, int(request.args.get("page", 1)))
+        per_page = min(MAX_PER_PAGE, max(1, int(request.args.get("per_page", 50))))
+    except ValueError:
+        return error(400, "page and per_page must be whole numbers")
+    session = db_session()
+    scope = Activity.provider_id == _key().provider_id
+    total = session.scalar(select(func.count()).select_from(Activity).where(scope)) or 0
+    activities = session.scalars(
+        select(Activity)
+        .where(scope)
+        .options(*with_children())
+        .order_by(Activity.id)
+        .limit(per_page)
+        .offset((page - 1) * per_page)
+    ).all()
+    return jsonify(
+        {
+            "total": total,
+            "page": page,
+            "per_page": per_page,
+            "activities": [describe(a) for a in activities],
+        }
+    )
+
+
+@bp.get("/activities/<provider_activity_id>")
+@requires_key
+def get_activity(provider_activity_id: str) -> Any:
+    activity = _own(provider_activity_id)
+    if activity is None:
+        return _not_found(provider_activity_id)
+    return jsonify(describe(activity))
+
+
+def _save(body: dict[str, Any], must_exist: bool | None) -> Any:
+    pid = str(body.get("provider_activity_id") or "")
+    existing = _own(pid) if pid else None
+    if must_exist is False and existing is not None:
+        return error(409, f"activity '{pid}' exists already; PUT /activities/{pid} to change it")
+    report, failure = _write(json.dumps({"activities": [body]}).encode(), "activity.json")
+    if failure is not None:
+        return failure
+    if not report.ok:
+        return error(
+            422,
+            "the activity was not saved: "
+            + "; ".join(f"{m.field}: {m.message}" for m in report.errors),
+            problems=[m.as_dict() for m in report.errors],
+            warnings=[m.as_dict() for m in report.warnings],
+        )
+    db_session().rollback()  # end this request's read snapshot: the write happened elsewhere
+    activity = _own(pid)
+    assert activity is not None
+    status = 201 if report.created else 200
+    response = jsonify(
+        {
+            "activity": describe(activity),
+            "result": "created" if report.created else "updated" if report.updated else "unchanged",
+            "warnings": [m.as_dict() for m in report.warnings],
+            "search": _search_note(),
+        }
+    )
+    response.status_code = status
+    return response
+
+
+@bp.post("/activities")
+@requires_key
+def create_activity() -> Any:
+    body, failure = _one_activity_body()
+    if failure is not None:
+        return failure
+    assert body is not None
+    return _save(body, must_exist=False)
+
+
+@bp.put("/activities/<provider_activity_id>")
+@requires_key
+def put_activity(provider_activity_id: str) -> Any:
+    body, failure = _one_activity_body()
+    if failure is not None:
+        return failure
+    assert body is not None
+    given = body.get("provider_activity_id")
+    if given not in (None, provider_activity_id):
+        return error(
+            400,
+            f"the body's provider_activity_id '{given}' differs from the URL's '{provider_activity_id}'",
+        )
+    return _save({**body, "provider_activity_id": provider_activity_id}, must_exist=None)
+
+
+@bp.post("/activities/<provider_activity_id>/withdraw")
+@requires_key
+def withdraw_activity(provider_activity_id: str) -> Any:
+    activity = _own(provider_activity_id)
+    if activity is None:
+        return _not_found(provider_activity_id)
+    if activity.show_in_directory:
+        activity.show_in_directory = False
+        activity.updated_at = batch.utcnow()
+        batch.record_change(db_session(), activity, "withdrawn", source="api", api_key_id=_key().id)
+        db_session().commit()
+    return jsonify({"activity": describe(activity), "search": _search_note()})
+
+
+@bp.delete("/activities/<provider_activity_id>")
+@requires_key
+def delete_activity(provider_activity_id: str) -> Any:
+    activity = _own(provider_activity_id)
+    if activity is None:
+        return _not_found(provider_activity_id)
+    problems = rules.deletion_problems(activity)
+    if problems:
+        return error(409, problems[0].message)
+    batch.record_change(db_session(), activity, "deleted", source="api", api_key_id=_key().id)
+    db_session().delete(activity)
+    db_session().commit()
+    return jsonify({"deleted": provider_activity_id, "search": _search_note()})
+
+
+@bp.post("/batch")
+@requires_key
+def batch_upload() -> Any:
+    dry_run = request.args.get("dry_run", "").lower() in ("1", "true", "yes")
+    upload = request.files.get("file")
+    if upload is not None:
+        filename, data = upload.filename or "", upload.read()
+    else:
+        filename, data = request.args.get("filename", ""), request.get_data()
+    if not data:
+        return error(
+            400, "send a file: multipart field 'file', or the body with ?filename=activities.csv"
+        )
+    report, failure = _write(data, filename, dry_run=dry_run)
+    if failure is not None:
+        return failure
+    body: dict[str, Any] = report.as_dict()
+    if not report.ok:
+        body["message"] = (
+            f"{len(report.errors)} problems; nothing was saved. Fix them and upload the file again."
+        )
+        response = jsonify(body)
+        response.status_code = 422
+        return response
+    if report.written:
+        body["search"] = _search_note()
+    return jsonify(body)

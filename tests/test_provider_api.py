@@ -1,0 +1,220 @@
+"""The providers' web service: keys scope every endpoint to their own provider."""
+
+from __future__ import annotations
+
+import io
+import sqlite3
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from directory import api_keys
+from directory.models import Activity, ActivityChange, ApiKey
+from tests import factories as f
+
+
+@pytest.fixture
+def today(app):
+    with app.app_context():
+        from directory.app import today
+
+        return today()
+
+
+@pytest.fixture
+def world(app, engine, today):
+    """Providers A and B, one listed activity each, with the same provider activity id."""
+    with Session(engine) as session:
+        a = f.provider(id=1, name="Provider A")
+        b = f.provider(id=2, name="Provider B")
+        for provider, title in ((a, "A's heart failure course"), (b, "B's sepsis course")):
+            activity = f.activity(
+                id=None,
+                provider=provider,
+                provider_activity_id="SHARED-1",
+                title=title,
+                start_date=today + timedelta(days=10),
+                end_date=today + timedelta(days=11),
+                moc=[f.abim(claim_deadline=today + timedelta(days=90))],
+            )
+            session.add(activity)
+        keys = {
+            "A": api_keys.issue(session, a, "test").key,
+            "B": api_keys.issue(session, b, "test").key,
+        }
+        revoked = api_keys.issue(session, a, "old")
+        revoked.record.revoked_at = revoked.record.created_at
+        keys["revoked"] = revoked.key
+        session.commit()
+    return keys
+
+
+def auth(key):
+    return {"Authorization": f"Bearer {key}"}
+
+
+def body(**overrides):
+    payload = {
+        "provider_activity_id": "NEW-1",
+        "title": "Update in Atrial Fibrillation",
+        "format": "Enduring Material",
+        "status": "Active",
+        "start_date": "2026-11-01",
+        "end_date": "2027-10-31",
+        "description": "Anticoagulation choices after the latest trials.",
+        "objectives": ["Select anticoagulation by stroke and bleeding risk"],
+        "delivery": "online",
+        "cme_credits": 2,
+        "providership": "direct",
+        "show_in_directory": True,
+        "fee": 0,
+        "registration": "open to all",
+        "url": "https://cme.example.org/afib",
+        "moc": [
+            {
+                "board": "ABIM",
+                "practice_areas": ["Cardiovascular Disease"],
+                "credit_types": ["Medical Knowledge"],
+                "points": 2,
+                "claim_deadline": "2027-10-31",
+                "attested": True,
+            }
+        ],
+    }
+    payload.update(overrides)
+    return payload
+
+
+def b_activity(engine):
+    with Session(engine) as session:
+        a = session.scalar(select(Activity).where(Activity.provider_id == 2))
+        return (a.title, a.show_in_directory, a.updated_at)
+
+
+ENDPOINTS = [
+    ("get", "/api/v1/provider/activities", None),
+    ("get", "/api/v1/provider/activities/SHARED-1", None),
+    ("post", "/api/v1/provider/activities", body()),
+    ("put", "/api/v1/provider/activities/SHARED-1", body(provider_activity_id="SHARED-1")),
+    ("post", "/api/v1/provider/activities/SHARED-1/withdraw", None),
+    ("delete", "/api/v1/provider/activities/SHARED-1", None),
+]
+
+
+@pytest.mark.parametrize(("method", "url", "payload"), ENDPOINTS)
+def test_no_key_a_malformed_key_and_a_revoked_key_are_refused(client, world, method, url, payload):
+    for headers in (
+        {},
+        {"Authorization": "Basic abc"},
+        auth("cme_nope_nope"),
+        auth(world["revoked"]),
+    ):
+        response = getattr(client, method)(url, json=payload, headers=headers)
+        assert response.status_code == 401
+        assert response.get_json()["error"]["message"]
+
+
+def test_a_key_lists_and_reads_only_its_own_provider(client, world):
+    listed = client.get("/api/v1/provider/activities", headers=auth(world["A"])).get_json()
+    assert [a["title"] for a in listed["activities"]] == ["A's heart failure course"]
+    one = client.get("/api/v1/provider/activities/SHARED-1", headers=auth(world["A"])).get_json()
+    assert one["title"] == "A's heart failure course"
+    assert one["listing"]["listed"] is True and one["listing"]["counts_for"] == ["ABIM"]
+
+
+def test_a_key_cannot_change_withdraw_or_delete_another_providers_activity(client, engine, world):
+    before = b_activity(engine)
+    # B's activity is reachable only by B's own id; under A's key the same id is A's activity.
+    client.put(
+        "/api/v1/provider/activities/SHARED-1",
+        json=body(provider_activity_id="SHARED-1", title="Hijacked"),
+        headers=auth(world["A"]),
+    )
+    client.post("/api/v1/provider/activities/SHARED-1/withdraw", headers=auth(world["A"]))
+    client.delete("/api/v1/provider/activities/SHARED-1", headers=auth(world["A"]))
+    batch = "Your activity id,Title,Format,Start date,End date\nSHARED-1,Hijacked by file,Course,2027-01-01,2027-01-02\n"
+    client.post(
+        "/api/v1/provider/batch",
+        data={"file": (io.BytesIO(batch.encode()), "a.csv")},
+        headers=auth(world["A"]),
+    )
+    assert b_activity(engine) == before
+    with Session(engine) as session:
+        titles = set(session.scalars(select(Activity.title).where(Activity.provider_id == 2)))
+    assert titles == {"B's sepsis course"}
+
+
+def test_b_withdraws_its_own_and_the_change_names_the_key(client, engine, world):
+    response = client.post(
+        "/api/v1/provider/activities/SHARED-1/withdraw", headers=auth(world["B"])
+    )
+    assert response.status_code == 200
+    assert response.get_json()["activity"]["listing"]["listed"] is False
+    with Session(engine) as session:
+        change = session.scalars(
+            select(ActivityChange).where(ActivityChange.action == "withdrawn")
+        ).one()
+        key = session.get(ApiKey, change.api_key_id)
+        assert key.provider_id == 2 and change.source == "api" and change.at is not None
+
+
+def test_create_validates_with_the_registrys_messages(client, world):
+    bad = body(moc=[{**body()["moc"][0], "points": 3}])
+    response = client.post("/api/v1/provider/activities", json=bad, headers=auth(world["A"]))
+    assert response.status_code == 422
+    problems = [p["text"] for p in response.get_json()["error"]["problems"]]
+    assert any("ABIM points: 3 exceeds the activity's 2 CME credits" in p for p in problems)
+
+    created = client.post("/api/v1/provider/activities", json=body(), headers=auth(world["A"]))
+    assert created.status_code == 201, created.get_json()
+    data = created.get_json()
+    assert data["result"] == "created" and data["activity"]["listing"]["listed"]
+    assert data["search"]["appears"] == "now"
+    again = client.post("/api/v1/provider/activities", json=body(), headers=auth(world["A"]))
+    assert again.status_code == 409
+    same = client.put("/api/v1/provider/activities/NEW-1", json=body(), headers=auth(world["A"]))
+    assert same.get_json()["result"] == "unchanged"
+
+
+def test_status_moves_only_forward_through_the_api(client, world):
+    client.post("/api/v1/provider/activities", json=body(), headers=auth(world["A"]))
+    back = client.put(
+        "/api/v1/provider/activities/NEW-1", json=body(status="Draft"), headers=auth(world["A"])
+    )
+    assert back.status_code == 422
+    assert "cannot go from Active to Draft" in back.get_json()["error"]["message"]
+
+
+def test_an_activity_with_completions_is_withdrawn_not_deleted(client, engine, world):
+    with Session(engine) as session:
+        a = session.scalar(select(Activity).where(Activity.provider_id == 1))
+        a.completions_reported = 7
+        session.commit()
+    response = client.delete("/api/v1/provider/activities/SHARED-1", headers=auth(world["A"]))
+    assert response.status_code == 409 and "withdraw" in response.get_json()["error"]["message"]
+    b = client.delete("/api/v1/provider/activities/SHARED-1", headers=auth(world["B"]))
+    assert b.status_code == 200
+    assert (
+        client.get("/api/v1/provider/activities/SHARED-1", headers=auth(world["B"])).status_code
+        == 404
+    )
+
+
+def test_keys_are_stored_only_as_hashes(world, database_url):
+    path = database_url.removeprefix("sqlite:///")
+    with sqlite3.connect(path) as conn:
+        dump = "\n".join(conn.iterdump())
+    for key in (world["A"], world["B"], world["revoked"]):
+        secret = key.split("_", 2)[2]
+        assert key not in dump and secret not in dump
+
+
+def test_api_errors_are_json(client, world):
+    response = client.get("/api/v1/provider/nowhere", headers=auth(world["A"]))
+    assert response.status_code == 404 and response.get_json()["error"]["message"]
+    response = client.post("/api/v1/provider/activities", data="not json", headers=auth(world["A"]))
+    assert response.status_code == 415
+    response = client.patch("/api/v1/provider/activities", headers=auth(world["A"]))
+    assert response.status_code == 405 and response.is_json

@@ -1,0 +1,248 @@
+"""Batch import in every format: all or nothing, upsert by the provider's id, exact messages."""
+
+from __future__ import annotations
+
+import copy
+import csv
+import io
+import json
+import sqlite3
+import xml.etree.ElementTree as ET
+from datetime import date
+
+import openpyxl
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from directory.db import make_sessionmaker
+from directory.models import Activity, ActivityChange
+from directory.provider_data.batch import import_records
+from directory.provider_data.files import FileRejected, read_records
+from directory.provider_data.layout import flat_columns
+from directory.provider_data.templates import (
+    example_payloads,
+    flat_row,
+    json_activity,
+    xml_activity,
+)
+from tests import factories as f
+
+FORMATS = ["csv", "xlsx", "xml", "json"]
+TODAY = date(2026, 11, 22)
+
+
+def render(fmt: str, payloads: list[dict]) -> tuple[str, bytes]:
+    if fmt == "csv":
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow(flat_columns())
+        writer.writerows(flat_row(p) for p in payloads)
+        return "activities.csv", out.getvalue().encode()
+    if fmt == "xlsx":
+        book = openpyxl.Workbook()
+        sheet = book.active
+        sheet.append(flat_columns())
+        for p in payloads:
+            sheet.append(flat_row(p, native=True))
+        buffer = io.BytesIO()
+        book.save(buffer)
+        return "activities.xlsx", buffer.getvalue()
+    if fmt == "xml":
+        root = ET.Element("activities")
+        root.extend(xml_activity(p) for p in payloads)
+        return "activities.xml", ET.tostring(root, encoding="utf-8", xml_declaration=True)
+    return "activities.json", json.dumps(
+        {"activities": [json_activity(p) for p in payloads]}
+    ).encode()
+
+
+def location(fmt: str, index: int) -> str:
+    """Where the index-th record (0-based) is, as the importer names it."""
+    return f"row {index + 2}" if fmt in ("csv", "xlsx") else f"activity {index + 1}"
+
+
+@pytest.fixture
+def sessions(engine):
+    with Session(engine) as session:
+        session.add(f.provider(id=1, name="Lakeshore University School of Medicine"))
+        session.commit()
+    return make_sessionmaker(engine)
+
+
+def run(sessions, fmt, payloads, **kw):
+    name, data = render(fmt, payloads)
+    return import_records(
+        sessions, 1, lambda: read_records(name, data), TODAY, source="batch", **kw
+    )
+
+
+def dump(database_url) -> str:
+    with sqlite3.connect(database_url.removeprefix("sqlite:///")) as conn:
+        return "\n".join(conn.iterdump())
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_a_valid_file_imports_and_the_same_file_again_changes_nothing(sessions, database_url, fmt):
+    payloads = example_payloads()
+    report = run(sessions, fmt, payloads)
+    assert report.ok and report.written, [str(m) for m in report.errors]
+    assert sorted(report.created) == sorted(p["provider_activity_id"] for p in payloads)
+    before = dump(database_url)
+    again = run(sessions, fmt, payloads)
+    assert again.ok and again.created == [] and again.updated == []
+    assert sorted(again.unchanged) == sorted(report.created)
+    assert dump(database_url) == before
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_an_edited_file_updates_exactly_what_changed(sessions, fmt):
+    payloads = example_payloads()
+    run(sessions, fmt, payloads)
+    with sessions() as session:
+        stamps = {a.provider_activity_id: a.updated_at for a in session.scalars(select(Activity))}
+    edited = copy.deepcopy(payloads)
+    edited[1]["title"] = "A New Title for the Second Activity"
+    edited[2]["moc"][0]["points"] = 0.5
+    report = run(sessions, fmt, edited)
+    assert sorted(report.updated) == sorted(
+        [edited[1]["provider_activity_id"], edited[2]["provider_activity_id"]]
+    )
+    assert report.unchanged == [edited[0]["provider_activity_id"]]
+    with sessions() as session:
+        rows = {a.provider_activity_id: a for a in session.scalars(select(Activity))}
+        assert (
+            rows[edited[1]["provider_activity_id"]].title == "A New Title for the Second Activity"
+        )
+        assert (
+            rows[edited[0]["provider_activity_id"]].updated_at
+            == stamps[edited[0]["provider_activity_id"]]
+        )
+        assert (
+            rows[edited[2]["provider_activity_id"]].updated_at
+            > stamps[edited[2]["provider_activity_id"]]
+        )
+        actions = [
+            c.action for c in session.scalars(select(ActivityChange).order_by(ActivityChange.id))
+        ]
+    assert actions == ["created"] * 3 + ["updated"] * 2
+
+
+def bad(kind: str, base: dict) -> tuple[dict, str]:
+    """One invalid record of each kind, and the message the provider must see."""
+    p = copy.deepcopy(base)
+    p["provider_activity_id"] = "BAD-1"
+    credits = p["cme_credits"]
+    if kind == "points above credits":
+        p["moc"][0]["points"] = credits + 1
+        return (
+            p,
+            f"{p['moc'][0]['board']} points: {credits + 1:g} exceeds the activity's {credits:g} CME credits",
+        )
+    if kind == "credit type not offered":
+        p["moc"] = [
+            {
+                **p["moc"][0],
+                "board": "ABP",
+                "practice_areas": ["General Pediatrics"],
+                "credit_types": ["Patient Safety"],
+                "content_areas": [],
+            }
+        ]
+        return p, "ABP credit types: ABP does not offer 'Patient Safety'"
+    if kind == "end before start":
+        p["end_date"] = date(2026, 1, 1)
+        p["start_date"] = date(2026, 1, 2)
+        p["occurrences"] = []
+        return p, "end date: 2026-01-01 is before the start date 2026-01-02"
+    if kind == "unknown format":
+        p["format"] = "Webinar"
+        return p, "Webinar"
+    if kind == "duplicate id":
+        p["provider_activity_id"] = base["provider_activity_id"]
+        return p, "already appears"
+    if kind == "new activity closed":
+        p["status"] = "Closed"
+        return p, "status: a new activity starts as Draft or Active, not Closed"
+    raise AssertionError(kind)
+
+
+KINDS = [
+    "points above credits",
+    "credit type not offered",
+    "end before start",
+    "unknown format",
+    "duplicate id",
+    "new activity closed",
+]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_any_invalid_record_writes_nothing_and_says_where_and_why(
+    sessions, database_url, fmt, kind
+):
+    payloads = example_payloads()
+    run(sessions, fmt, payloads)
+    before = dump(database_url)
+    edited = copy.deepcopy(payloads)
+    edited[0]["title"] = "An edit that must not land"
+    record, expected = bad(kind, payloads[0])
+    report = run(sessions, fmt, [*edited, record])
+    assert not report.ok and not report.written
+    texts = [str(m) for m in report.errors]
+    assert any(t.startswith(location(fmt, 3)) and expected in t for t in texts), texts
+    assert dump(database_url) == before
+
+
+def test_warnings_are_reported_but_do_not_block(sessions):
+    payloads = example_payloads()
+    low = copy.deepcopy(payloads[0])
+    low.update(provider_activity_id="MIPS-LOW", mips=True, cme_credits=1.0)
+    for m in low["moc"]:
+        m["points"] = 1.0
+    report = run(sessions, "csv", [low])
+    assert report.written
+    assert any("lower than usual for MIPS" in str(m) for m in report.warnings)
+
+
+def test_a_dry_run_checks_everything_and_writes_nothing(sessions, database_url):
+    before = dump(database_url)
+    report = run(sessions, "json", example_payloads(), dry_run=True)
+    assert report.ok and not report.written and dump(database_url) == before
+
+
+HOSTILE_XML = {
+    "billion laughs": b"""<?xml version="1.0"?>
+<!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
+<!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">]>
+<activities><activity><provider_activity_id>X</provider_activity_id><title>&lol3;</title></activity></activities>""",
+    "external entity": b"""<?xml version="1.0"?>
+<!DOCTYPE a [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>
+<activities><activity><provider_activity_id>X</provider_activity_id><title>&xxe;</title></activity></activities>""",
+}
+
+
+@pytest.mark.parametrize("name", HOSTILE_XML)
+def test_hostile_xml_is_refused_and_nothing_is_written(sessions, database_url, name):
+    before = dump(database_url)
+    data = HOSTILE_XML[name]
+    with pytest.raises(FileRejected):
+        import_records(sessions, 1, lambda: read_records("evil.xml", data), TODAY, source="batch")
+    assert dump(database_url) == before
+    assert "root:" not in dump(database_url)
+
+
+def test_a_spreadsheet_formula_is_refused_not_evaluated(sessions, database_url):
+    name, data = render("xlsx", example_payloads())
+    book = openpyxl.load_workbook(io.BytesIO(data))
+    book.active["B2"] = '=HYPERLINK("http://evil.example","click")'
+    buffer = io.BytesIO()
+    book.save(buffer)
+    before = dump(database_url)
+    report = import_records(
+        sessions, 1, lambda: read_records(name, buffer.getvalue()), TODAY, source="batch"
+    )
+    assert not report.written
+    assert any(str(m).startswith("row 2") and "formula" in str(m) for m in report.errors)
+    assert dump(database_url) == before
