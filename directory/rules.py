@@ -318,9 +318,18 @@ def errors(problems: Iterable[Problem]) -> list[Problem]:
 
 
 def status_change_problems(
-    activity: Activity, new_status: str, today: date, ref: Reference | None = None
+    activity: Activity,
+    new_status: str,
+    today: date,
+    ref: Reference | None = None,
+    *,
+    include_missing: bool = True,
 ) -> list[Problem]:
-    """Whether `activity` may move to `new_status` today (Draft -> Active -> Ready to Close -> Closed)."""
+    """Whether `activity` may move to `new_status` today (Draft -> Active -> Ready to Close -> Closed).
+
+    `include_missing=False` leaves out the fields an Active activity needs, for callers that
+    already report them through `validate_activity`.
+    """
     ref = ref or reference()
     old = activity.status
     if new_status == old:
@@ -337,7 +346,7 @@ def status_change_problems(
         ]
     if new_status == "Active":
         problems = []
-        missing = missing_for_active(activity)
+        missing = missing_for_active(activity) if include_missing else []
         if missing:
             problems.append(Problem("status", f"to make it Active, add: {', '.join(missing)}"))
         if activity.end_date is not None and activity.end_date < today:
