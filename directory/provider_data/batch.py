@@ -13,7 +13,8 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from itertools import islice
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, cast
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -157,10 +158,14 @@ def _assign(activity: Activity, payload: dict[str, Any]) -> None:
 
 
 def _candidate(payload: dict[str, Any]) -> Activity:
-    """A detached activity holding the record, for the rules to judge."""
-    activity = Activity()
-    _assign(activity, payload)
-    return activity
+    """The record in the shape the rules read. The rules only read attributes, so a plain
+    namespace serves, without the ORM's bookkeeping (a third of a large import's time)."""
+    activity = SimpleNamespace(**{name: payload[name] for name in SCALARS})
+    activity.occurrences = [SimpleNamespace(**o) for o in payload["occurrences"]]
+    activity.moc = [SimpleNamespace(**m) for m in payload["moc"]]
+    activity.rems = [SimpleNamespace(**r) for r in payload["rems"]]
+    activity.provider = None
+    return cast(Activity, activity)
 
 
 # --- checking and writing ---------------------------------------------------------------------
