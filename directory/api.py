@@ -1,0 +1,150 @@
+"""The public JSON API: search, facets, suggestions, one activity, and its OpenAPI document.
+
+Search takes exactly the search page's query string and answers with the same cards the
+page shows. Responses carry an ETag and a short public cache lifetime; every public GET
+allows any origin, since the widget calls it from other sites.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, request, url_for
+from werkzeug.datastructures import MultiDict
+
+from directory.activity_view import ActivityGone, listed_activity
+from directory.cards import card
+from directory.search import SearchRequestError, SearchResult, parse_request
+from directory.search_service import run_search
+from indexer.engine import SearchUnavailable
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+CACHE_SECONDS = 60
+
+
+def json_error(status: int, message: str, **extra: Any) -> Response:
+    response = jsonify({"error": {"status": status, "message": message, **extra}})
+    response.status_code = status
+    return response
+
+
+@bp.after_request
+def _public(response: Response) -> Response:
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    response.headers["Vary"] = "Accept-Encoding"
+    if request.method == "GET" and response.status_code == 200:
+        response.headers["Cache-Control"] = f"public, max-age={CACHE_SECONDS}"
+        response.add_etag()
+        response.make_conditional(request)
+    return response
+
+
+def _facets_json(result: SearchResult) -> list[dict[str, Any]]:
+    return [
+        {
+            "name": f.name,
+            "label": f.label,
+            "values": [
+                {"value": v.value, "label": v.label, "count": v.count, "selected": v.selected}
+                for v in f.values
+            ],
+        }
+        for f in result.facets
+    ]
+
+
+def _link(endpoint: str, params: list[tuple[str, str]]) -> str:
+    return url_for(endpoint, **MultiDict(params).to_dict(flat=False))  # type: ignore[arg-type]
+
+
+def search_json(result: SearchResult, base_url: str, my_board: str | None = None) -> dict[str, Any]:
+    req = result.request
+    params = req.to_params()
+    page_params = [(k, v) for k, v in params if k != "page"]
+    return {
+        "total": result.total,
+        "page": req.page,
+        "per_page": req.per_page,
+        "pages": result.pages,
+        "sort": req.effective_sort,
+        "corrected_text": result.corrected_text,
+        "hits": [card(h, base_url, my_board) for h in result.hits],
+        "facets": _facets_json(result),
+        "links": {
+            "self": _link("api.search", params),
+            "html": _link("pages.home", params),
+            "next": _link("api.search", [*page_params, ("page", str(req.page + 1))])
+            if req.page < result.pages
+            else None,
+            "prev": _link("api.search", [*page_params, ("page", str(req.page - 1))])
+            if req.page > 1
+            else None,
+        },
+    }
+
+
+def _search() -> SearchResult | Response:
+    try:
+        return run_search(parse_request(request.args))
+    except SearchRequestError as exc:
+        return json_error(400, str(exc), problems=exc.problems)
+    except SearchUnavailable:
+        return json_error(503, "search is unavailable for a moment; please try again shortly")
+
+
+@bp.get("/search")
+def search() -> Any:
+    result = _search()
+    if isinstance(result, Response):
+        return result
+    return jsonify(search_json(result, request.host_url.rstrip("/")))
+
+
+@bp.get("/facets")
+def facets() -> Any:
+    result = _search()
+    if isinstance(result, Response):
+        return result
+    return jsonify({"total": result.total, "facets": _facets_json(result)})
+
+
+@bp.get("/suggest")
+def suggest() -> Any:
+    from directory.search_service import search_engine
+
+    text = (request.args.get("q") or "").strip()
+    if len(text) > 100:
+        return json_error(400, "q: at most 100 characters")
+    try:
+        limit = int(request.args.get("limit", 8))
+    except ValueError:
+        return json_error(400, "limit: a whole number from 1 to 20")
+    if not 1 <= limit <= 20:
+        return json_error(400, "limit: a whole number from 1 to 20")
+    if len(text) < 2:
+        return jsonify({"suggestions": []})
+    try:
+        found = search_engine().suggest(text, limit)
+    except SearchUnavailable:
+        return json_error(503, "suggestions are unavailable for a moment")
+    return jsonify({"suggestions": [{"text": s.text, "kind": s.kind} for s in found]})
+
+
+@bp.get("/activities/<int:activity_id>")
+def activity(activity_id: int) -> Any:
+    # Read from the registry, not the index: it answers while search is down.
+    try:
+        view = listed_activity(activity_id, request.host_url.rstrip("/"))
+    except ActivityGone as gone:
+        return json_error(410, f"this activity ended on {gone.ended}")
+    if view is None:
+        return json_error(404, "no listed activity has this id")
+    return jsonify(view)
+
+
+@bp.get("/openapi.json")
+def openapi() -> Any:
+    from directory.openapi import document
+
+    return jsonify(document())

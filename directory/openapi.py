@@ -1,0 +1,329 @@
+"""The OpenAPI 3 document of the JSON API, built from the same declarations the code uses
+(facets, sorts, limits), so the document and the behaviour cannot drift apart."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from directory.search import (
+    FACETS,
+    MAX_PAGE,
+    MAX_PER_PAGE,
+    MAX_QUERY_LENGTH,
+    SORT_NAMES,
+    WHEN,
+)
+
+ERROR = {"$ref": "#/components/schemas/Error"}
+
+
+def _param(
+    name: str, schema: dict[str, Any], description: str, many: bool = False
+) -> dict[str, Any]:
+    if many:
+        return {
+            "name": name,
+            "in": "query",
+            "description": description,
+            "schema": {"type": "array", "items": schema, "maxItems": 50},
+            "style": "form",
+            "explode": True,
+        }
+    return {"name": name, "in": "query", "description": description, "schema": schema}
+
+
+def search_parameters() -> list[dict[str, Any]]:
+    params = [
+        _param(
+            "q",
+            {"type": "string", "maxLength": MAX_QUERY_LENGTH},
+            'Words to find; "quoted phrases" kept together.',
+        ),
+    ]
+    for facet in FACETS:
+        params.append(
+            _param(
+                facet.name,
+                {"type": "string", "maxLength": 200},
+                f"{facet.label}: any of these values.",
+                many=True,
+            )
+        )
+    params += [
+        _param("when", {"type": "string", "enum": list(WHEN)}, "Date window."),
+        _param("date_from", {"type": "string", "format": "date"}, "Start of a custom window."),
+        _param("date_to", {"type": "string", "format": "date"}, "End of a custom window."),
+        _param(
+            "credits_min", {"type": "number", "minimum": 0, "maximum": 1000}, "Fewest CME credits."
+        ),
+        _param(
+            "credits_max", {"type": "number", "minimum": 0, "maximum": 1000}, "Most CME credits."
+        ),
+        _param(
+            "claim_within",
+            {"type": "integer", "minimum": 0, "maximum": 3650},
+            "MOC claim deadline within this many days.",
+        ),
+        _param("sort", {"type": "string", "enum": list(SORT_NAMES)}, "Order of results."),
+        _param(
+            "page",
+            {"type": "integer", "minimum": 1, "maximum": MAX_PAGE},
+            "Page number (at most 100).",
+        ),
+        _param(
+            "per_page",
+            {"type": "integer", "minimum": 1, "maximum": MAX_PER_PAGE},
+            "Results per page.",
+        ),
+    ]
+    return params
+
+
+def _responses(ok_schema: str, *codes: int) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "200": {
+            "description": "OK",
+            "content": {
+                "application/json": {"schema": {"$ref": f"#/components/schemas/{ok_schema}"}}
+            },
+        },
+        "304": {"description": "Not modified (ETag matched)"},
+    }
+    texts = {400: "Bad parameters", 404: "Not listed", 410: "Ended", 503: "Search unavailable"}
+    for code in codes:
+        out[str(code)] = {
+            "description": texts[code],
+            "content": {"application/json": {"schema": ERROR}},
+        }
+    return out
+
+
+@cache
+def document() -> dict[str, Any]:
+    nullable_string = {"type": ["string", "null"]}
+    facet_value = {
+        "type": "object",
+        "required": ["value", "label", "count", "selected"],
+        "properties": {
+            "value": {"type": "string"},
+            "label": {"type": "string"},
+            "count": {"type": "integer", "minimum": 0},
+            "selected": {"type": "boolean"},
+        },
+    }
+    badge = {
+        "type": "object",
+        "required": ["board", "points", "credit_types", "claim_deadline"],
+        "properties": {
+            "board": {"type": "string"},
+            "points": {"type": ["number", "null"]},
+            "credit_types": {"type": "array", "items": {"type": "string"}},
+            "claim_deadline": nullable_string,
+        },
+    }
+    card = {
+        "type": "object",
+        "required": [
+            "id",
+            "title",
+            "url",
+            "provider",
+            "format",
+            "when",
+            "where",
+            "cme_credits",
+            "fee",
+            "boards",
+        ],
+        "properties": {
+            "id": {"type": "integer"},
+            "title": {"type": "string"},
+            "url": {"type": "string"},
+            "register_url": nullable_string,
+            "provider": {
+                "type": "object",
+                "required": ["id", "name"],
+                "properties": {"id": {"type": "integer"}, "name": {"type": "string"}},
+            },
+            "format": {"type": "string"},
+            "delivery": {"type": "array", "items": {"type": "string"}},
+            "enduring": {"type": "boolean"},
+            "when": {"type": "string"},
+            "start_date": nullable_string,
+            "end_date": nullable_string,
+            "where": {"type": "string"},
+            "cme_credits": {"type": ["number", "null"]},
+            "fee": {"type": "string"},
+            "boards": {"type": "array", "items": badge},
+        },
+    }
+    facet = {
+        "type": "object",
+        "required": ["name", "label", "values"],
+        "properties": {
+            "name": {"type": "string", "enum": [f.name for f in FACETS]},
+            "label": {"type": "string"},
+            "values": {"type": "array", "items": facet_value},
+        },
+    }
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "CME Directory API",
+            "version": "1",
+            "description": "Search accredited CME activities by board, practice area, MOC credit type and more.",
+        },
+        "paths": {
+            "/api/v1/search": {
+                "get": {
+                    "summary": "Search activities, with facet counts",
+                    "operationId": "search",
+                    "parameters": search_parameters(),
+                    "responses": _responses("SearchResult", 400, 503),
+                }
+            },
+            "/api/v1/facets": {
+                "get": {
+                    "summary": "Facet counts only",
+                    "operationId": "facets",
+                    "parameters": search_parameters(),
+                    "responses": _responses("Facets", 400, 503),
+                }
+            },
+            "/api/v1/suggest": {
+                "get": {
+                    "summary": "Typeahead suggestions",
+                    "operationId": "suggest",
+                    "parameters": [
+                        _param(
+                            "q", {"type": "string", "maxLength": 100}, "What has been typed so far."
+                        ),
+                        _param(
+                            "limit", {"type": "integer", "minimum": 1, "maximum": 20}, "How many."
+                        ),
+                    ],
+                    "responses": _responses("Suggestions", 400, 503),
+                }
+            },
+            "/api/v1/activities/{activity_id}": {
+                "get": {
+                    "summary": "One listed activity, from the registry",
+                    "operationId": "activity",
+                    "parameters": [
+                        {
+                            "name": "activity_id",
+                            "in": "path",
+                            "required": True,
+                            "schema": {"type": "integer", "format": "int64"},
+                        }
+                    ],
+                    "responses": _responses("Activity", 404, 410),
+                }
+            },
+        },
+        "components": {
+            "schemas": {
+                "Error": {
+                    "type": "object",
+                    "required": ["error"],
+                    "properties": {
+                        "error": {
+                            "type": "object",
+                            "required": ["status", "message"],
+                            "properties": {
+                                "status": {"type": "integer"},
+                                "message": {"type": "string"},
+                                "problems": {
+                                    "type": "object",
+                                    "additionalProperties": {"type": "string"},
+                                },
+                            },
+                        }
+                    },
+                },
+                "Card": card,
+                "Facet": facet,
+                "SearchResult": {
+                    "type": "object",
+                    "required": [
+                        "total",
+                        "page",
+                        "per_page",
+                        "pages",
+                        "sort",
+                        "hits",
+                        "facets",
+                        "links",
+                    ],
+                    "properties": {
+                        "total": {"type": "integer", "minimum": 0},
+                        "page": {"type": "integer", "minimum": 1},
+                        "per_page": {"type": "integer", "minimum": 1},
+                        "pages": {"type": "integer", "minimum": 1},
+                        "sort": {"type": "string", "enum": list(SORT_NAMES)},
+                        "corrected_text": nullable_string,
+                        "hits": {"type": "array", "items": {"$ref": "#/components/schemas/Card"}},
+                        "facets": {
+                            "type": "array",
+                            "items": {"$ref": "#/components/schemas/Facet"},
+                        },
+                        "links": {
+                            "type": "object",
+                            "properties": {
+                                "self": {"type": "string"},
+                                "html": {"type": "string"},
+                                "next": nullable_string,
+                                "prev": nullable_string,
+                            },
+                        },
+                    },
+                },
+                "Facets": {
+                    "type": "object",
+                    "required": ["total", "facets"],
+                    "properties": {
+                        "total": {"type": "integer"},
+                        "facets": {
+                            "type": "array",
+                            "items": {"$ref": "#/components/schemas/Facet"},
+                        },
+                    },
+                },
+                "Suggestions": {
+                    "type": "object",
+                    "required": ["suggestions"],
+                    "properties": {
+                        "suggestions": {
+                            "type": "array",
+                            "items": {
+                                "type": "object",
+                                "required": ["text", "kind"],
+                                "properties": {
+                                    "text": {"type": "string"},
+                                    "kind": {
+                                        "type": "string",
+                                        "enum": ["title", "practice_area", "provider"],
+                                    },
+                                },
+                            },
+                        }
+                    },
+                },
+                "Activity": {
+                    "allOf": [
+                        {"$ref": "#/components/schemas/Card"},
+                        {
+                            "type": "object",
+                            "properties": {
+                                "description": nullable_string,
+                                "objectives": {"type": "array", "items": {"type": "string"}},
+                                "occurrences": {"type": "array", "items": {"type": "object"}},
+                                "registrations": {"type": "array", "items": {"type": "object"}},
+                            },
+                        },
+                    ]
+                },
+            }
+        },
+    }
