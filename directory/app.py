@@ -18,7 +18,7 @@ def create_app(config: Config | None = None) -> Flask:
     app = Flask(
         __name__,
         template_folder=str(PROJECT_ROOT / "templates"),
-        static_folder=str(PROJECT_ROOT / "static"),
+        static_folder=None,  # WhiteNoise serves static/, see directory/assets.py
     )
     app.config["SECRET_KEY"] = config.secret_key
     app.config["DIRECTORY"] = config
@@ -31,12 +31,31 @@ def create_app(config: Config | None = None) -> Flask:
     # Uploads larger than the batch file limit are refused before they are read.
     app.config["MAX_CONTENT_LENGTH"] = 51 * 1024 * 1024
 
-    from directory import pages, provider_api
+    app.config["SESSION_COOKIE_SAMESITE"] = "Lax"  # no session cookie on cross-site POSTs
+    app.config["SESSION_COOKIE_HTTPONLY"] = True
+
+    from directory import api, embed, pages, provider_api
 
     app.register_blueprint(pages.bp)
+    app.register_blueprint(api.bp)
     app.register_blueprint(provider_api.bp)
+    app.register_blueprint(embed.bp)
     _json_errors_under_api(app)
     app.teardown_appcontext(_close_session)
+
+    from directory import assets
+
+    assets.install(app, config.data_dir)
+    app.jinja_env.globals["reference"] = app.config["REFERENCE"]
+
+    @app.errorhandler(404)
+    def _not_found(exc):  # type: ignore[no-untyped-def]
+        if request.path.startswith("/api/"):
+            return jsonify({"error": {"status": 404, "message": "not found"}}), 404
+        from flask import render_template
+
+        return render_template("not_found.html", my_board=None), 404
+
     return app
 
 

@@ -435,6 +435,12 @@ def counted_boards(activity: Activity, today: date, ref: Reference | None = None
     ref = ref or reference()
     if not is_listed(activity, today, ref):
         return []
+    return boards_if_listed(activity, today, ref)
+
+
+def boards_if_listed(activity: Activity, today: date, ref: Reference | None = None) -> list[str]:
+    """The boards the activity would count toward if it were listed (a provider's preview)."""
+    ref = ref or reference()
     counted = [r for r in activity.moc if board_status(r, activity, today, ref).counted]
     # Only what the provider declared and completed says what the activity is about.
     areas = {a for r in counted for a in r.practice_areas} | set(activity.specialties)

@@ -8,6 +8,7 @@ from flask import current_app
 
 from directory.app import today
 from directory.config import Config
+from directory.search import SearchRequest, SearchResult
 from indexer import engine_from_config, index_key
 from indexer.engine import IndexingError, SearchEngine, SearchUnavailable
 
@@ -20,6 +21,11 @@ def search_engine() -> SearchEngine:
         engine = engine_from_config(current_app.config["DIRECTORY"])
         current_app.extensions["directory_search"] = engine
     return engine
+
+
+def run_search(request: SearchRequest) -> SearchResult:
+    """Every page, the API and the widget search through here."""
+    return search_engine().search(request, today())
 
 
 def sync_after_write() -> dict[str, str]:

@@ -24,13 +24,15 @@ def _iso(d: date | None) -> str | None:
 
 
 def to_document(
-    activity: Activity, today: date, ref: Reference | None = None
+    activity: Activity, today: date, ref: Reference | None = None, *, preview: bool = False
 ) -> dict[str, Any] | None:
+    """The search document, or None when not listed. `preview=True` renders it anyway, for
+    a provider checking how an unlisted activity's card would read once listed."""
     ref = ref or reference()
-    if not rules.is_listed(activity, today, ref):
+    if not preview and not rules.is_listed(activity, today, ref):
         return None
     counted = [r for r in activity.moc if rules.board_status(r, activity, today, ref).counted]
-    boards = rules.counted_boards(activity, today, ref)
+    boards = rules.boards_if_listed(activity, today, ref)
 
     places = (
         [(activity.city, activity.state, activity.country)] if activity.delivery != "online" else []

@@ -1,0 +1,108 @@
+"""One activity for the public, read from the registry (so it works while search is down)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from sqlalchemy import select
+
+from directory import rules
+from directory.app import db_session, today
+from directory.cards import card, place_text
+from directory.models import Activity, with_children
+from directory.reference import reference
+from indexer.document import to_document
+
+
+class ActivityGone(Exception):
+    """It was listed once and has ended: 410, so search engines drop it."""
+
+    def __init__(self, ended: date) -> None:
+        super().__init__(f"ended {ended}")
+        self.ended = ended
+
+
+MAX_ID = 2**63 - 1  # a registry id is a signed 64-bit integer in every database
+
+
+def load(activity_id: int) -> Activity | None:
+    if not 0 < activity_id <= MAX_ID:
+        return None  # no such id can exist; the database would refuse the number itself
+    return db_session().scalar(
+        select(Activity).where(Activity.id == activity_id).options(*with_children())
+    )
+
+
+def was_listed_and_ended(activity: Activity, day: date) -> bool:
+    """Ended is the only reason it is not listed: it was a public listing until then."""
+    if activity.end_date is None or activity.end_date >= day:
+        return False
+    reasons = rules.why_not_listed(activity, activity.end_date)
+    return not reasons or all(
+        r.startswith("its status is Ready to Close") or r.startswith("its status is Closed")
+        for r in reasons
+    )
+
+
+def listed_activity(
+    activity_id: int, base_url: str = "", my_board: str | None = None
+) -> dict[str, Any] | None:
+    activity = load(activity_id)
+    if activity is None:
+        return None
+    day = today()
+    doc = to_document(activity, day)
+    if doc is None:
+        if was_listed_and_ended(activity, day):
+            assert activity.end_date is not None
+            raise ActivityGone(activity.end_date)
+        return None
+    return detail(activity, doc, base_url, my_board)
+
+
+def detail(
+    activity: Activity, doc: dict[str, Any], base_url: str, my_board: str | None
+) -> dict[str, Any]:
+    view = card(doc, base_url, my_board)
+    ref = reference()
+    counted = {b["board"] for b in view["boards"]}
+    view.update(
+        description=activity.description,
+        objectives=list(activity.objectives or []),
+        keywords=list(activity.keywords or []),
+        live=ref.formats[activity.format].live,
+        registration=activity.registration,
+        providership=activity.providership,
+        joint_provider=activity.joint_provider,
+        mips=activity.mips,
+        rems=doc["rems"],
+        occurrences=[
+            {
+                "start_date": o.start_date.isoformat(),
+                "end_date": o.end_date.isoformat(),
+                "venue": o.venue,
+                "place": place_text(o.city, o.state, o.country),
+            }
+            for o in activity.occurrences
+        ],
+        registrations=[
+            {
+                "board": r.board,
+                "board_name": ref.boards[r.board].name,
+                "program": ref.boards[r.board].program,
+                "practice_areas": list(r.practice_areas),
+                "credit_types": list(r.credit_types),
+                "points": r.points,
+                "content_areas": list(r.content_areas),
+                "claim_deadline": r.claim_deadline.isoformat() if r.claim_deadline else None,
+            }
+            for r in activity.moc
+            if r.board in counted
+        ],
+        place=place_text(activity.city, activity.state, activity.country)
+        if activity.delivery != "online"
+        else None,
+        updated_at=activity.updated_at.isoformat() if activity.updated_at else None,
+    )
+    return view

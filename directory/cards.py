@@ -1,0 +1,117 @@
+"""How an activity reads to a physician: the card every page, the API and the widget show.
+
+`card(hit)` takes a search document (see indexer/document.py) and returns plain data: the
+HTML result card, the JSON API's hit and the widget all render exactly this.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from directory.search import SCOPE_SEPARATOR
+
+
+def _d(iso: str | None) -> date | None:
+    return date.fromisoformat(iso) if iso else None
+
+
+def when_text(start: date | None, end: date | None, enduring: bool) -> str:
+    """'Mar 11–12, 2027', 'Mar 30 – Apr 2, 2027', or 'Available until Oct 31, 2027'."""
+    if start is None or end is None:
+        return ""
+    if enduring:
+        return f"Available until {end:%b} {end.day}, {end.year}"
+    if start == end:
+        return f"{start:%b} {start.day}, {start.year}"
+    if (start.year, start.month) == (end.year, end.month):
+        return f"{start:%b} {start.day}–{end.day}, {end.year}"
+    if start.year == end.year:
+        return f"{start:%b} {start.day} – {end:%b} {end.day}, {end.year}"
+    return f"{start:%b} {start.day}, {start.year} – {end:%b} {end.day}, {end.year}"
+
+
+def fee_text(fee_cents: int | None) -> str:
+    if not fee_cents:
+        return "Free"
+    dollars, cents = divmod(fee_cents, 100)
+    return f"${dollars:,}" + (f".{cents:02d}" if cents else "")
+
+
+def place_text(city: str | None, state: str | None, country: str | None) -> str:
+    parts = [p for p in (city, state if state else None) if p]
+    if country and country not in ("US",) and not (country == "CA" and state):
+        parts.append(country)
+    return ", ".join(parts)
+
+
+def where_text(hit: dict[str, Any]) -> str:
+    delivery = hit.get("delivery") or []
+    online = "online" in delivery
+    places = []
+    if "in person" in delivery:
+        if hit.get("city"):
+            places.append(
+                place_text(
+                    hit.get("city"),
+                    (hit.get("state") or [None])[0],
+                    (hit.get("country") or [None])[0],
+                )
+            )
+        for o in hit.get("occurrences") or []:
+            text = place_text(o.get("city"), o.get("state"), o.get("country"))
+            if text and text not in places:
+                places.append(text)
+    if not places:
+        return "Online" if online else ""
+    text = places[0] if len(places) == 1 else f"{places[0]} and {len(places) - 1} more"
+    return f"{text} and online" if online else text
+
+
+def board_badges(hit: dict[str, Any], my_board: str | None = None) -> list[dict[str, Any]]:
+    """One badge per board the listing counts for: its points and credit types; mine first."""
+    badges = []
+    for board in hit.get("board") or []:
+        prefix = board + SCOPE_SEPARATOR
+        badges.append(
+            {
+                "board": board,
+                "points": (hit.get("points") or {}).get(board),
+                "credit_types": [
+                    c[len(prefix) :] for c in hit.get("credit_type") or [] if c.startswith(prefix)
+                ],
+                "claim_deadline": (hit.get("deadlines") or {}).get(board),
+            }
+        )
+    badges.sort(key=lambda b: (b["board"] != my_board, b["board"]))
+    return badges
+
+
+def card(hit: dict[str, Any], base_url: str = "", my_board: str | None = None) -> dict[str, Any]:
+    start, end = _d(hit.get("next_start") or hit.get("start_date")), _d(hit.get("end_date"))
+    upcoming = [
+        o for o in hit.get("occurrences") or [] if o.get("start_date") == hit.get("next_start")
+    ]
+    if upcoming:
+        end = _d(upcoming[0]["end_date"])
+    when = when_text(start, end, bool(hit.get("enduring")))
+    more_dates = max(0, len(hit.get("occurrences") or []) - 1)
+    if more_dates and not hit.get("enduring"):
+        when += f" (+{more_dates} more date{'s' if more_dates > 1 else ''})"
+    return {
+        "id": hit["id"],
+        "title": hit["title"],
+        "url": f"{base_url}/activities/{hit['id']}",
+        "register_url": hit.get("url"),
+        "provider": {"id": int(hit["provider"]), "name": hit["provider_name"]},
+        "format": hit["format"],
+        "delivery": hit.get("delivery") or [],
+        "enduring": bool(hit.get("enduring")),
+        "when": when,
+        "start_date": hit.get("start_date"),
+        "end_date": hit.get("end_date"),
+        "where": where_text(hit),
+        "cme_credits": hit.get("cme_credits"),
+        "fee": fee_text(hit.get("fee_cents")),
+        "boards": board_badges(hit, my_board),
+    }
