@@ -13,6 +13,7 @@ import hashlib
 import re
 import shutil
 from pathlib import Path
+from typing import Any
 
 from flask import Flask
 from whitenoise import WhiteNoise
@@ -39,6 +40,16 @@ def _fingerprint(build: Path) -> dict[str, str]:
     return manifest
 
 
+def _headers(headers: Any, _path: str, url: str) -> None:
+    # Static files never reach Flask, so they get the app's framing rule here: no one frames them.
+    headers["X-Frame-Options"] = "DENY"
+    headers["Content-Security-Policy"] = "frame-ancestors 'none'"
+    headers["X-Content-Type-Options"] = "nosniff"
+    if url.rsplit("/", 1)[-1].startswith("widget."):
+        # Host pages that isolate themselves (COEP) may still load the widget.
+        headers["Cross-Origin-Resource-Policy"] = "cross-origin"
+
+
 def install(app: Flask, data_dir: Path) -> None:
     build = data_dir / "static-build"
     manifest = _fingerprint(build)
@@ -47,6 +58,7 @@ def install(app: Flask, data_dir: Path) -> None:
         max_age=300,
         immutable_file_test=lambda _path, url: bool(HASHED.search(url)),
         allow_all_origins=True,  # the widget and its styles are loaded by other sites
+        add_headers_function=_headers,
     )
     wrapped.add_files(str(STATIC), prefix="static/")
     wrapped.add_files(str(build), prefix="static/")

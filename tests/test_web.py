@@ -175,3 +175,11 @@ def test_a_range_typed_backwards_means_the_same_range():
     )
     assert (str(req.date_from), str(req.date_to)) == ("2027-03-01", "2027-03-31")
     assert (req.credits_min, req.credits_max) == (2, 5)
+
+
+def test_static_files_cannot_be_framed_but_the_widget_loads_anywhere(client):
+    css = client.get("/static/site.css")
+    assert css.headers["X-Frame-Options"] == "DENY"
+    widget = client.get("/static/widget.js")
+    assert widget.headers["Access-Control-Allow-Origin"] == "*"
+    assert widget.headers["Cross-Origin-Resource-Policy"] == "cross-origin"
