@@ -58,6 +58,8 @@ def to_document(
         "practice_area_names": sorted(
             {a for r in counted for a in r.practice_areas} | set(activity.specialties or [])
         ),
+        # The boards it counts for, as typed in a search box: "ABIM", or the board's name.
+        "board_names": [n for code in boards for n in (code, ref.boards[code].name)],
         "format": activity.format,
         "delivery": [d for d in delivery if d],
         "city": activity.city if activity.delivery != "online" else None,

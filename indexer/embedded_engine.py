@@ -269,7 +269,7 @@ class EmbeddedEngine:
             " description) VALUES (?, ?, ?, ?, ?, ?, ?)",
             [
                 (
-                    d["id"], d["title"], " | ".join(d["practice_area_names"]),
+                    d["id"], d["title"], " | ".join(d["practice_area_names"] + d["board_names"]),
                     " | ".join(d["keywords"]), d["provider_name"], " | ".join(d["objectives"]),
                     d["description"],
                 )
@@ -298,7 +298,13 @@ class EmbeddedEngine:
         words: dict[str, int] = {}
         suggestions: dict[tuple[str, str], int] = {}
         for d in docs:
-            for text in [d["title"], d["provider_name"], *d["keywords"], *d["practice_area_names"]]:
+            for text in [
+                d["title"],
+                d["provider_name"],
+                *d["keywords"],
+                *d["practice_area_names"],
+                *d["board_names"],
+            ]:
                 for w in _WORD.findall(fold(text)):
                     if len(w) > 2:
                         words[w] = words.get(w, 0) + 1

@@ -6,7 +6,7 @@ contract that `tests/test_search_contract.py` runs, unchanged, against both engi
 Matching a SearchRequest (see `directory.search`):
 - Always: `end_date >= today` (an activity that ended since the last sync is never shown).
 - text: every query term must match (AND) in title, description, objectives, keywords,
-  provider_name, practice_area_names (title weighs most, then practice areas, keywords and
+  provider_name, practice_area_names, board_names (title weighs most, then practice areas, keywords and
   provider, then objectives, then description); English stemming (pediatric ~ pediatrics,
   diabetic ~ diabetes); accents folded; clinical synonyms from `indexer/synonyms.txt` (a query
   term or phrase in a group matches any term of the group); "quoted phrases" match as

@@ -57,6 +57,8 @@ MAPPING_FILE = Path(__file__).resolve().parent / "mapping.json"
 TEXT_FIELDS = (
     "title^6",
     "practice_area_names^4",
+    # Counted boards' codes and names: "ABIM cardiology" finds ABIM's cardiology activities.
+    "board_names^2",
     "keywords^3",
     "provider_name^3",
     "objectives^2",

@@ -323,10 +323,24 @@ def test_expired_activities_are_absent_and_expire_at_query_time_too(search_engin
         ("riverside children", 3),  # provider name
         ('"heart failure" clinic', 10),
         ("cardiolgy board review", 8),  # one typo
+        ("ABIM cardiology review", 8),  # a board named in the search box
+        ("american board of internal medicine board review", 8),
+        (
+            "cardiology anticoagulation",
+            2,
+        ),  # the specialty reaches the practice area Cardiovascular Disease
+        ("pulm asthma", 3),  # Pulmonary Disease
+        ("peds asthma", 3),
     ],
 )
 def test_text_search_finds_what_a_physician_means(search_engine, query, expected_id):
     assert expected_id in ids(search(search_engine, q=query, per_page=50))
+
+
+def test_a_board_in_the_search_box_means_the_listing_counts_for_it(search_engine):
+    # Activity 6 counts for ABIM; its ABA registration is incomplete, so "ABA" must not find it.
+    assert 6 in ids(search(search_engine, q="ABIM bridging"))
+    assert 6 not in ids(search(search_engine, q="ABA bridging"))
 
 
 def test_quoted_phrases_need_the_words_together(search_engine):
