@@ -18,6 +18,7 @@ from flask import Blueprint, Response, current_app, g, jsonify, request
 from sqlalchemy import func, select
 
 from directory import api_keys, rules
+from directory.api import json_error as error
 from directory.app import db_session, today
 from directory.models import Activity, ApiKey, with_children
 from directory.provider_data import batch
@@ -26,12 +27,6 @@ from directory.provider_data.files import FileRejected, read_records
 bp = Blueprint("provider_api", __name__, url_prefix="/api/v1/provider")
 
 MAX_PER_PAGE = 200
-
-
-def error(status: int, message: str, **extra: Any) -> Response:
-    response = jsonify({"error": {"status": status, "message": message, **extra}})
-    response.status_code = status
-    return response
 
 
 def requires_key(view: Callable[..., Any]) -> Callable[..., Any]:

@@ -31,3 +31,19 @@ def app(database_url, tmp_path):
 @pytest.fixture
 def client(app):
     return app.test_client()
+
+
+def index_app(app) -> None:
+    """Build the app's configured search index from its registry, as `directory index` does."""
+    from directory.app import today
+    from directory.search_service import search_engine
+    from indexer import index_key
+    from indexer.sync import full_reindex
+
+    with app.app_context():
+        full_reindex(
+            app.extensions["directory_sessions"],
+            search_engine(),
+            index_key(app.config["DIRECTORY"]),
+            today(),
+        )

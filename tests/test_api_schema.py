@@ -13,6 +13,7 @@ from directory.app import create_app
 from directory.config import Config
 from directory.db import upgrade
 from directory.demo import generate_into
+from tests.conftest import index_app
 
 
 @pytest.fixture(scope="module")
@@ -23,17 +24,9 @@ def api_app(tmp_path_factory):
     app = create_app(Config(database_url=url, data_dir=data, secret_key="test"))
     with app.app_context():
         from directory.app import today
-        from directory.search_service import search_engine
-        from indexer import index_key
-        from indexer.sync import full_reindex
 
         generate_into(app.extensions["directory_engine"], count=300, seed=8, today=today())
-        full_reindex(
-            app.extensions["directory_sessions"],
-            search_engine(),
-            index_key(app.config["DIRECTORY"]),
-            today(),
-        )
+    index_app(app)
     return app
 
 

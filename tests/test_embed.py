@@ -17,10 +17,9 @@ from directory.config import PROJECT_ROOT, Config
 from directory.db import make_engine, upgrade
 from directory.demo import generate_into
 from directory.search import parse_request
-from indexer import index_key
 from indexer.engine import SearchUnavailable
-from indexer.sync import full_reindex
 from tests import factories as f
+from tests.conftest import index_app
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 WIDGET = PROJECT_ROOT / "static" / "widget.js"
@@ -54,15 +53,7 @@ def loaded(tmp_path_factory):
             )
             session.add(a)
         session.commit()
-    with app.app_context():
-        from directory.search_service import search_engine
-
-        full_reindex(
-            app.extensions["directory_sessions"],
-            search_engine(),
-            index_key(app.config["DIRECTORY"]),
-            day,
-        )
+    index_app(app)
     yield app
     engine.dispose()
 

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from directory.demo import generate_into
 from tests import factories as f
+from tests.conftest import index_app
 
 
 @pytest.fixture
@@ -18,9 +19,6 @@ def indexed(app, engine):
     """Demo data around the app's today, indexed; plus one activity with hostile text."""
     with app.app_context():
         from directory.app import today
-        from directory.search_service import search_engine
-        from indexer import index_key
-        from indexer.sync import full_reindex
 
         day = today()
         generate_into(engine, count=600, seed=4, today=day)
@@ -36,13 +34,8 @@ def indexed(app, engine):
                 )
             )
             session.commit()
-        full_reindex(
-            app.extensions["directory_sessions"],
-            search_engine(),
-            index_key(app.config["DIRECTORY"]),
-            day,
-        )
-        return day
+    index_app(app)
+    return day
 
 
 def test_search_page_and_api_show_the_same_search(client, indexed):
