@@ -438,10 +438,20 @@ def counted_boards(activity: Activity, today: date, ref: Reference | None = None
     return boards_if_listed(activity, today, ref)
 
 
-def boards_if_listed(activity: Activity, today: date, ref: Reference | None = None) -> list[str]:
-    """The boards the activity would count toward if it were listed (a provider's preview)."""
+def counted_registrations(
+    activity: Activity, today: date, ref: Reference | None = None
+) -> list[MocRegistration]:
+    """The board registrations that are complete and still open for claims today."""
     ref = ref or reference()
-    counted = [r for r in activity.moc if board_status(r, activity, today, ref).counted]
+    return [r for r in activity.moc if board_status(r, activity, today, ref).counted]
+
+
+def boards_for(
+    activity: Activity, counted: list[MocRegistration], ref: Reference | None = None
+) -> list[str]:
+    """Boards given the counted registrations: theirs, then boards with no registration
+    program whose specialties or practice areas the activity is about."""
+    ref = ref or reference()
     # Only what the provider declared and completed says what the activity is about.
     areas = {a for r in counted for a in r.practice_areas} | set(activity.specialties)
     by_specialty = [
@@ -450,3 +460,8 @@ def boards_if_listed(activity: Activity, today: date, ref: Reference | None = No
         if not b.collaborating and areas & (set(b.specialties) | set(b.practice_areas))
     ]
     return sorted(r.board for r in counted) + by_specialty
+
+
+def boards_if_listed(activity: Activity, today: date, ref: Reference | None = None) -> list[str]:
+    """The boards the activity would count toward if it were listed (a provider's preview)."""
+    return boards_for(activity, counted_registrations(activity, today, ref), ref)

@@ -31,8 +31,8 @@ def to_document(
     ref = ref or reference()
     if not preview and not rules.is_listed(activity, today, ref):
         return None
-    counted = [r for r in activity.moc if rules.board_status(r, activity, today, ref).counted]
-    boards = rules.boards_if_listed(activity, today, ref)
+    counted = rules.counted_registrations(activity, today, ref)
+    boards = rules.boards_for(activity, counted, ref)
 
     places = (
         [(activity.city, activity.state, activity.country)] if activity.delivery != "online" else []
