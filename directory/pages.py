@@ -30,6 +30,7 @@ from directory import api_keys, rules
 from directory.activity_view import ActivityGone, listed_activity
 from directory.app import db_session, today
 from directory.cards import card, fee_text
+from directory.embed import feed_url
 from directory.models import Activity, Provider, with_children
 from directory.reference import reference
 from directory.search import (
@@ -160,15 +161,8 @@ def home() -> Any:
         else None,
         boards=reference().boards,
         visible=VISIBLE_FACET_VALUES,
-        feed_url=_feed_url(req),
+        feed_url=feed_url(req),
     )
-
-
-def _feed_url(req: SearchRequest) -> str | None:
-    from directory import embed
-
-    make = getattr(embed, "feed_url", None)
-    return make(req) if make else None
 
 
 @bp.post("/my-board")
