@@ -18,8 +18,8 @@ from pathlib import Path
 
 from sqlalchemy import text
 
-from directory.db import make_engine, upgrade
 from directory.demo import generate_into
+from directory.registry.db import make_engine, upgrade
 
 TABLES = ["providers", "activities", "moc_registrations", "rems_registrations", "occurrences"]
 

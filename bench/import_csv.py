@@ -61,10 +61,10 @@ def make_csv(path: Path, count: int) -> int:
 
 
 def run_import(path: Path) -> None:
-    from directory.db import make_engine, make_sessionmaker, upgrade
-    from directory.models import Provider
     from directory.provider_data.batch import import_records
     from directory.provider_data.files import read_records
+    from directory.registry.db import make_engine, make_sessionmaker, upgrade
+    from directory.registry.models import Provider
 
     url = f"sqlite:///{path.parent / 'registry.sqlite3'}"
     upgrade(url)

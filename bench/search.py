@@ -18,8 +18,8 @@ import time
 from datetime import date
 from pathlib import Path
 
-from directory.db import make_engine, make_sessionmaker, upgrade
 from directory.demo import generate_into
+from directory.registry.db import make_engine, make_sessionmaker, upgrade
 from directory.search import parse_request
 from indexer.sync import full_reindex
 
@@ -68,11 +68,11 @@ def main() -> None:
 
     sessions = make_sessionmaker(registry(args.count))
     if args.backend == "embedded":
-        from indexer.embedded_engine import EmbeddedEngine
+        from indexer.embedded.engine import EmbeddedEngine
 
         engine = EmbeddedEngine(Path("var/bench") / f"search-{args.count}.sqlite3")
     else:
-        from indexer.opensearch_engine import OpenSearchEngine
+        from indexer.opensearch.engine import OpenSearchEngine
 
         engine = OpenSearchEngine.from_config(
             os.environ.get("OPENSEARCH_URL", "http://127.0.0.1:9200"), "bench"

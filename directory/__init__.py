@@ -1,5 +1,8 @@
-"""The CME directory: registry, rules, and the web application."""
+"""The CME directory. One layer per package, each importing only the layers below it:
 
-from directory.app import create_app
+registry (models, rules, reference data) <- search (the one request/result model)
+<- indexer (top-level package) and provider_data <- web <- cli.
 
-__all__ = ["create_app"]
+This file imports nothing, so importing the registry never loads the web layer.
+The WSGI application is `directory.web:create_app()`.
+"""

@@ -12,10 +12,10 @@ from flask import current_app
 from flask.cli import FlaskGroup
 from sqlalchemy import func, select
 
-from directory.app import create_app, db_session
 from directory.config import Config
-from directory.db import upgrade
-from directory.models import Activity
+from directory.registry.db import upgrade
+from directory.registry.models import Activity
+from directory.web.app import create_app, db_session
 
 
 def _config() -> Config:
@@ -47,8 +47,8 @@ def init_db() -> None:
 @click.option("--if-empty", is_flag=True, help="Do nothing when activities already exist.")
 def demo(count: int, seed: int, today_: object, if_empty: bool) -> None:
     """Load seeded, realistic demo providers and activities."""
-    from directory.app import today
     from directory.demo import generate_into
+    from directory.web.app import today
 
     session = db_session()
     existing = session.scalar(select(func.count()).select_from(Activity)) or 0
@@ -84,7 +84,7 @@ def _search_parts():  # type: ignore[no-untyped-def]
 @cli.command("index")
 def index() -> None:
     """Rebuild the search index from the registry (searches keep working meanwhile)."""
-    from directory.app import today
+    from directory.web.app import today
     from indexer.sync import full_reindex
 
     sessions, engine, key = _search_parts()
@@ -97,7 +97,7 @@ def index() -> None:
 @cli.command("sync")
 def sync() -> None:
     """Apply registry changes since the last sync (run it after imports, or every few minutes)."""
-    from directory.app import today
+    from directory.web.app import today
     from indexer.sync import incremental_sync
 
     sessions, engine, key = _search_parts()
@@ -128,8 +128,8 @@ def api_key() -> None:
 @click.option("--name", default="web service", show_default=True, help="What the key is for.")
 def api_key_create(provider_id: int, name: str) -> None:
     """Make a key for a provider. It is shown once: only its hash is kept."""
-    from directory import api_keys
-    from directory.models import Provider
+    from directory.registry import api_keys
+    from directory.registry.models import Provider
 
     session = db_session()
     provider = session.get(Provider, provider_id)
@@ -145,7 +145,7 @@ def api_key_create(provider_id: int, name: str) -> None:
 @click.option("--provider", "provider_id", type=int, default=None)
 def api_key_list(provider_id: int | None) -> None:
     """Keys by prefix, provider, and whether revoked (never the keys themselves)."""
-    from directory.models import ApiKey
+    from directory.registry.models import ApiKey
 
     query = select(ApiKey).order_by(ApiKey.id)
     if provider_id is not None:
@@ -159,7 +159,7 @@ def api_key_list(provider_id: int | None) -> None:
 @click.argument("prefix")
 def api_key_revoke(prefix: str) -> None:
     """Revoke a key by its prefix (the part after 'cme_')."""
-    from directory import api_keys
+    from directory.registry import api_keys
 
     session = db_session()
     record = api_keys.revoke(session, prefix)
@@ -172,7 +172,7 @@ def api_key_revoke(prefix: str) -> None:
 @cli.command("providers")
 def providers() -> None:
     """Providers with their ids and accreditation."""
-    from directory.models import Provider
+    from directory.registry.models import Provider
 
     for p in db_session().scalars(select(Provider).order_by(Provider.id)):
         click.echo(f"{p.id}  {p.name}  ({p.accreditation_status})")
@@ -186,10 +186,10 @@ def import_file(path: str, provider_id: int, dry_run: bool) -> None:
     """Import a provider's CSV, Excel, XML or JSON file: all of it, or nothing."""
     from pathlib import Path
 
-    from directory.app import today
-    from directory.models import Provider
     from directory.provider_data.batch import import_records
     from directory.provider_data.files import FileRejected, read_records
+    from directory.registry.models import Provider
+    from directory.web.app import today
 
     if db_session().get(Provider, provider_id) is None:
         raise click.ClickException(f"no provider with id {provider_id}; see `directory providers`")

@@ -3,7 +3,7 @@
 Pure: an activity (with its provider, board and REMS registrations and occurrences loaded),
 `today` and the reference data in; a dict out, or None when the activity is not listed today.
 Both engines index exactly this dict, so what a physician can find is decided here and in
-`directory.rules`, never in an engine.
+`directory.registry.rules`, never in an engine.
 """
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from directory import rules
-from directory.models import Activity
-from directory.reference import Reference, reference
+from directory.registry import rules
+from directory.registry.models import Activity
+from directory.registry.reference import Reference, reference
 from directory.search import SCOPE_SEPARATOR
 
 ENDURING_FORMATS = frozenset({"Enduring Material", "Internet Enduring Material"})

@@ -24,7 +24,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from directory.models import (
+from directory.registry.models import (
     Activity,
     DeletedActivity,
     IndexState,
@@ -34,7 +34,7 @@ from directory.models import (
     utcnow,
     with_children,
 )
-from directory.reference import Reference, reference
+from directory.registry.reference import Reference, reference
 from indexer.document import to_document
 from indexer.engine import ReindexStats, SearchEngine
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from directory.app import create_app
 from directory.config import Config
-from directory.db import make_engine, upgrade
+from directory.registry.db import make_engine, upgrade
+from directory.web.app import create_app
 
 
 @pytest.fixture
@@ -35,8 +35,8 @@ def client(app):
 
 def index_app(app) -> None:
     """Build the app's configured search index from its registry, as `directory index` does."""
-    from directory.app import today
-    from directory.search_service import search_engine
+    from directory.web.app import today
+    from directory.web.search_service import search_engine
     from indexer import index_key
     from indexer.sync import full_reindex
 

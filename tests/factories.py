@@ -5,7 +5,13 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
-from directory.models import Activity, MocRegistration, Occurrence, Provider, RemsRegistration
+from directory.registry.models import (
+    Activity,
+    MocRegistration,
+    Occurrence,
+    Provider,
+    RemsRegistration,
+)
 
 TODAY = date(2026, 11, 22)
 PAIN_PATH = "Pain Medicine > General > Pharmacology of Pain Transmission and Modulation"

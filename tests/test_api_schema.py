@@ -9,10 +9,10 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis.config import SchemathesisConfig
 
-from directory.app import create_app
 from directory.config import Config
-from directory.db import upgrade
 from directory.demo import generate_into
+from directory.registry.db import upgrade
+from directory.web.app import create_app
 from tests.conftest import index_app
 
 
@@ -23,7 +23,7 @@ def api_app(tmp_path_factory):
     upgrade(url)
     app = create_app(Config(database_url=url, data_dir=data, secret_key="test"))
     with app.app_context():
-        from directory.app import today
+        from directory.web.app import today
 
         generate_into(app.extensions["directory_engine"], count=300, seed=8, today=today())
     index_app(app)

@@ -12,9 +12,9 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
-from directory import rules
 from directory.demo import generate, generate_into
-from directory.models import Activity
+from directory.registry import rules
+from directory.registry.models import Activity
 from tests.factories import TODAY
 
 

@@ -12,11 +12,11 @@ from defusedxml import ElementTree as ET
 from sqlalchemy.orm import Session
 from werkzeug.datastructures import MultiDict
 
-from directory.app import create_app, today
 from directory.config import PROJECT_ROOT, Config
-from directory.db import make_engine, upgrade
 from directory.demo import generate_into
+from directory.registry.db import make_engine, upgrade
 from directory.search import parse_request
+from directory.web.app import create_app, today
 from indexer.engine import SearchUnavailable
 from tests import factories as f
 from tests.conftest import index_app
@@ -66,7 +66,7 @@ def web(loaded):
 def _search(app, query: str, **overrides):
     """What the engine itself answers for a query string (with embed/feed overrides)."""
     with app.test_request_context("/"), app.app_context():
-        from directory.search_service import search_engine
+        from directory.web.search_service import search_engine
 
         req = replace(parse_request(MultiDict(_pairs(query))), **overrides)
         return search_engine().search(req, today())
@@ -345,7 +345,7 @@ def test_feed_answers_conditional_requests(web):
 
 
 def test_feed_url_helper_drops_paging_and_sort(loaded):
-    from directory.embed import feed_url
+    from directory.web.embed import feed_url
 
     with loaded.test_request_context("/"):
         req = parse_request(

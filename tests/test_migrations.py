@@ -7,8 +7,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect, text
 
-from directory.db import alembic_config, make_engine, upgrade
-from directory.models import Base
+from directory.registry.db import alembic_config, make_engine, upgrade
+from directory.registry.models import Base
 
 
 def schema_diff(url: str) -> list:

@@ -24,13 +24,13 @@ from opensearchpy.exceptions import RequestError, TransportError
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from directory.db import make_engine, upgrade
 from directory.demo import generate_into
-from directory.models import Activity
+from directory.registry.db import make_engine, upgrade
+from directory.registry.models import Activity
 from directory.search import SearchRequest
 from indexer.document import to_document
 from indexer.engine import IndexingError, SearchUnavailable
-from indexer.opensearch_engine import MAPPING_FILE, OpenSearchEngine, _answering, _correction
+from indexer.opensearch.engine import MAPPING_FILE, OpenSearchEngine, _answering, _correction
 from indexer.synonyms import synonym_lines
 from tests.factories import TODAY
 from tests.opensearch_server import connect_or_skip, delete_indices, unique_index_prefix

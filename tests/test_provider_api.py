@@ -10,15 +10,15 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from directory import api_keys
-from directory.models import Activity, ActivityChange, ApiKey
+from directory.registry import api_keys
+from directory.registry.models import Activity, ActivityChange, ApiKey
 from tests import factories as f
 
 
 @pytest.fixture
 def today(app):
     with app.app_context():
-        from directory.app import today
+        from directory.web.app import today
 
         return today()
 

@@ -15,8 +15,6 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from directory.db import make_sessionmaker
-from directory.models import Activity, ActivityChange
 from directory.provider_data.batch import import_records
 from directory.provider_data.files import FileRejected, read_records
 from directory.provider_data.layout import flat_columns
@@ -26,6 +24,8 @@ from directory.provider_data.templates import (
     json_activity,
     xml_activity,
 )
+from directory.registry.db import make_sessionmaker
+from directory.registry.models import Activity, ActivityChange
 from tests import factories as f
 
 FORMATS = ["csv", "xlsx", "xml", "json"]

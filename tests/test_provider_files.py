@@ -15,8 +15,6 @@ from typing import Any
 import pytest
 from openpyxl import Workbook, load_workbook
 
-from directory import rules
-from directory.models import Activity, MocRegistration, Occurrence, RemsRegistration
 from directory.provider_data import files
 from directory.provider_data.coerce import BadValue, coerce_activity, coerce_value
 from directory.provider_data.files import FileReader, FileRejected, Record, read_records
@@ -35,6 +33,8 @@ from directory.provider_data.templates import (
     render_docs,
     template,
 )
+from directory.registry import rules
+from directory.registry.models import Activity, MocRegistration, Occurrence, RemsRegistration
 
 FORMATS = ("csv", "xlsx", "xml", "json")
 REQUIRED = "Your activity id,Title,Format,Start date,End date"

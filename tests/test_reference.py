@@ -6,7 +6,7 @@ import shutil
 
 import pytest
 
-from directory.reference import DATA_DIR, ReferenceDataError, load_reference, reference
+from directory.registry.reference import DATA_DIR, ReferenceDataError, load_reference, reference
 
 # The collaborating boards' credit types, from the accreditor's table (shared/domain.md).
 CREDIT_TYPES = {

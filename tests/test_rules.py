@@ -6,7 +6,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from directory import rules
+from directory.registry import rules
 from tests import factories as f
 from tests.factories import TODAY
 

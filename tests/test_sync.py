@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from directory.demo import generate_into
-from directory.models import Activity, IndexState, MocRegistration, Provider
+from directory.registry.models import Activity, IndexState, MocRegistration, Provider
 from directory.search import SearchRequest
 from indexer import sync
 from indexer.engine import IndexingError
@@ -29,7 +29,7 @@ def search_engine(request, tmp_path_factory):
 
 @pytest.fixture
 def sessions(engine):
-    from directory.db import make_sessionmaker
+    from directory.registry.db import make_sessionmaker
 
     generate_into(engine, count=1200, seed=9, today=TODAY)
     return make_sessionmaker(engine)

@@ -18,7 +18,7 @@ from tests.conftest import index_app
 def indexed(app, engine):
     """Demo data around the app's today, indexed; plus one activity with hostile text."""
     with app.app_context():
-        from directory.app import today
+        from directory.web.app import today
 
         day = today()
         generate_into(engine, count=600, seed=4, today=day)
@@ -87,7 +87,7 @@ def test_detail_page_has_what_a_physician_needs(client, indexed):
 def test_unlisted_is_404_and_ended_is_410(client, indexed, engine):
     from sqlalchemy import select
 
-    from directory.models import Activity
+    from directory.registry.models import Activity
 
     day = indexed
     with Session(engine) as session:

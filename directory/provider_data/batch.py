@@ -19,8 +19,10 @@ from typing import Any, cast
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from directory import rules
-from directory.models import (
+from directory.provider_data.files import Record
+from directory.provider_data.layout import LAYOUT
+from directory.registry import rules
+from directory.registry.models import (
     Activity,
     ActivityChange,
     MocRegistration,
@@ -29,8 +31,6 @@ from directory.models import (
     utcnow,
     with_children,
 )
-from directory.provider_data.files import Record
-from directory.provider_data.layout import LAYOUT
 
 CHUNK = 500
 NEW_STATUSES = ("Draft", "Active")

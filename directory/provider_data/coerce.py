@@ -7,7 +7,7 @@ None, or [] for lists, or False for yes/no.
 
 Only the shape of each value is checked here: its type, its spelling, its length and whether it
 is one of a field's choices. Whether the values make sense together (points within credits, a
-board's credit types, dates in order) is `directory.rules`' business, later.
+board's credit types, dates in order) is `directory.registry.rules`' business, later.
 """
 
 from __future__ import annotations
@@ -29,8 +29,8 @@ from directory.provider_data.layout import (
     choices,
     human,
 )
-from directory.reference import reference
-from directory.rules import Problem
+from directory.registry.reference import reference
+from directory.registry.rules import Problem
 
 LIST_SEPARATOR = "|"
 OCCURRENCE_SEPARATOR = "|"

@@ -49,7 +49,7 @@ from directory.provider_data.layout import (
     match_header,
     required_headers,
 )
-from directory.rules import Problem
+from directory.registry.rules import Problem
 
 MAX_FILE_BYTES = 50 * 1024 * 1024
 # An .xlsx is a zip: refuse one that would unpack to more than this (a "zip bomb").

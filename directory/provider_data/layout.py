@@ -14,9 +14,9 @@ from functools import cache
 from pathlib import Path
 from typing import Any, Literal
 
-from directory.reference import DATA_DIR, reference
+from directory.registry.reference import reference
 
-LAYOUT_FILE = DATA_DIR / "activity_layout.toml"
+LAYOUT_FILE = Path(__file__).resolve().parent / "activity_layout.toml"
 
 KINDS = ("text", "long_text", "date", "number", "money", "yes_no", "choice", "list")
 REQUIRED_LEVELS = ("always", "active")

@@ -39,7 +39,7 @@ from directory.provider_data.layout import (
     flat_column_specs,
     required_headers,
 )
-from directory.reference import reference
+from directory.registry.reference import reference
 
 FORMATS = ("csv", "xlsx", "xml", "json")
 DOCS_PATH = Path(__file__).resolve().parents[2] / "docs" / "provider-data.md"

@@ -24,13 +24,13 @@ import pytest
 from sqlalchemy import select
 from werkzeug.serving import make_server
 
-from directory import api_keys, rules
-from directory.app import create_app
 from directory.config import PROJECT_ROOT, Config
-from directory.db import make_engine, make_sessionmaker, upgrade
 from directory.demo import generate_into
-from directory.models import Activity, Provider, with_children
-from directory.reference import reference
+from directory.registry import api_keys, rules
+from directory.registry.db import make_engine, make_sessionmaker, upgrade
+from directory.registry.models import Activity, Provider, with_children
+from directory.registry.reference import reference
+from directory.web.app import create_app
 from indexer import engine_from_config, index_key
 from indexer.sync import full_reindex
 
@@ -219,7 +219,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     )
     app = create_app(config)
     with app.app_context():
-        from directory.app import today
+        from directory.web.app import today
 
         day = today()  # the app's own today, in its time zone
     facts = _build_registry(config, day)

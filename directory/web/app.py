@@ -9,8 +9,8 @@ from flask import Flask, current_app, g, jsonify, request
 from sqlalchemy.orm import Session
 
 from directory.config import PROJECT_ROOT, Config
-from directory.db import make_engine, make_sessionmaker
-from directory.reference import reference
+from directory.registry.db import make_engine, make_sessionmaker
+from directory.registry.reference import reference
 
 
 def create_app(config: Config | None = None) -> Flask:
@@ -34,7 +34,7 @@ def create_app(config: Config | None = None) -> Flask:
     app.config["SESSION_COOKIE_SAMESITE"] = "Lax"  # no session cookie on cross-site POSTs
     app.config["SESSION_COOKIE_HTTPONLY"] = True
 
-    from directory import api, embed, pages, provider_api
+    from directory.web import api, embed, pages, provider_api
 
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)
@@ -43,7 +43,7 @@ def create_app(config: Config | None = None) -> Flask:
     _json_errors_under_api(app)
     app.teardown_appcontext(_close_session)
 
-    from directory import assets
+    from directory.web import assets
 
     assets.install(app, config.data_dir)
     app.jinja_env.globals["reference"] = app.config["REFERENCE"]

@@ -20,14 +20,23 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, insert
 
-from directory.models import Activity, Base, MocRegistration, Occurrence, Provider, RemsRegistration
-from directory.reference import DATA_DIR, Reference, reference
-from directory.rules import add_months
+from directory.registry.models import (
+    Activity,
+    Base,
+    MocRegistration,
+    Occurrence,
+    Provider,
+    RemsRegistration,
+)
+from directory.registry.reference import Reference, reference
+from directory.registry.rules import add_months
 
+TOPICS_FILE = Path(__file__).resolve().parent / "topics.json"
 CHUNK = 5000
 FIRST_ACTIVITY_ID = 210_000_001
 
@@ -77,7 +86,7 @@ class Stats:
 
 @cache
 def topics() -> dict[str, Any]:
-    return json.loads((DATA_DIR / "demo_topics.json").read_text(encoding="utf-8"))
+    return json.loads((TOPICS_FILE).read_text(encoding="utf-8"))
 
 
 def _pick(rng: random.Random, weights: dict[Any, int]) -> Any:

@@ -12,10 +12,10 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request, url_for
 from werkzeug.datastructures import MultiDict
 
-from directory.activity_view import ActivityGone, listed_activity
-from directory.cards import card
 from directory.search import SearchRequestError, SearchResult, parse_request
-from directory.search_service import run_search
+from directory.web.activity_view import ActivityGone, listed_activity
+from directory.web.cards import card
+from directory.web.search_service import run_search
 from indexer.engine import SearchUnavailable
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -111,7 +111,7 @@ def facets() -> Any:
 
 @bp.get("/suggest")
 def suggest() -> Any:
-    from directory.search_service import search_engine
+    from directory.web.search_service import search_engine
 
     text = (request.args.get("q") or "").strip()
     if len(text) > 100:
@@ -145,6 +145,6 @@ def activity(activity_id: int) -> Any:
 
 @bp.get("/openapi.json")
 def openapi() -> Any:
-    from directory.openapi import document
+    from directory.web.openapi import document
 
     return jsonify(document())

@@ -7,11 +7,11 @@ from typing import Any
 
 from sqlalchemy import select
 
-from directory import rules
-from directory.app import db_session, today
-from directory.cards import card, place_text
-from directory.models import Activity, with_children
-from directory.reference import reference
+from directory.registry import rules
+from directory.registry.models import Activity, with_children
+from directory.registry.reference import reference
+from directory.web.app import db_session, today
+from directory.web.cards import card, place_text
 from indexer.document import to_document
 
 

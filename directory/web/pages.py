@@ -26,13 +26,9 @@ from flask import (
 from markupsafe import Markup
 from sqlalchemy import select
 
-from directory import api_keys, rules
-from directory.activity_view import ActivityGone, listed_activity
-from directory.app import db_session, today
-from directory.cards import card, fee_text
-from directory.embed import feed_url
-from directory.models import Activity, Provider, with_children
-from directory.reference import reference
+from directory.registry import api_keys, rules
+from directory.registry.models import Activity, Provider, with_children
+from directory.registry.reference import reference
 from directory.search import (
     FACETS,
     SORTS,
@@ -42,7 +38,11 @@ from directory.search import (
     facet_label,
     parse_request,
 )
-from directory.search_service import run_search
+from directory.web.activity_view import ActivityGone, listed_activity
+from directory.web.app import db_session, today
+from directory.web.cards import card, fee_text
+from directory.web.embed import feed_url
+from directory.web.search_service import run_search
 from indexer.document import to_document
 from indexer.engine import SearchUnavailable
 

@@ -6,9 +6,9 @@ import logging
 
 from flask import current_app
 
-from directory.app import today
 from directory.config import Config
 from directory.search import SearchRequest, SearchResult
+from directory.web.app import today
 from indexer import engine_from_config, index_key
 from indexer.engine import IndexingError, SearchEngine, SearchUnavailable
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from directory.models import ApiKey, Provider, utcnow
+from directory.registry.models import ApiKey, Provider, utcnow
 
 KEY_PREFIX = "cme"
 

@@ -6,8 +6,8 @@ import os
 
 from alembic import context
 
-from directory.db import make_engine
-from directory.models import Base
+from directory.registry.db import make_engine
+from directory.registry.models import Base
 
 config = context.config
 target_metadata = Base.metadata

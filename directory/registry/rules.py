@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Literal
 
-from directory.models import Activity, MocRegistration, RemsRegistration
-from directory.reference import Board, Reference, reference
+from directory.registry.models import Activity, MocRegistration, RemsRegistration
+from directory.registry.reference import Board, Reference, reference
 
 Severity = Literal["error", "incomplete", "warning"]
 

@@ -25,8 +25,6 @@ from urllib.parse import urlencode, urlsplit
 
 from flask import Blueprint, Response, render_template, request, url_for
 
-from directory.app import today
-from directory.cards import card
 from directory.search import (
     DEFAULT_PER_PAGE,
     FACET_NAMES,
@@ -37,7 +35,9 @@ from directory.search import (
     facet_label,
     parse_request,
 )
-from directory.search_service import search_engine
+from directory.web.app import today
+from directory.web.cards import card
+from directory.web.search_service import search_engine
 from indexer.engine import SearchUnavailable
 
 bp = Blueprint("embed", __name__)
@@ -189,7 +189,7 @@ def text_on(colour: str) -> str:
 
 
 def present(doc: dict[str, Any]) -> dict[str, Any]:
-    """The card the site, the API and the widget show (`directory.cards`), with absolute links:
+    """The card the site, the API and the widget show (`directory.web.cards`), with absolute links:
     the embed's links leave the frame, and a feed's are read anywhere."""
     return card(doc, base_url=request.url_root.rstrip("/"))
 

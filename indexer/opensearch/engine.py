@@ -35,7 +35,7 @@ from opensearchpy.exceptions import ConnectionError as TransportConnectionError
 from opensearchpy.exceptions import ConnectionTimeout, NotFoundError, TransportError
 from opensearchpy.helpers import scan, streaming_bulk
 
-from directory.reference import reference
+from directory.registry.reference import reference
 from directory.search import (
     FACETS,
     MAX_RESULT_WINDOW,

@@ -17,12 +17,12 @@ from typing import Any
 from flask import Blueprint, Response, current_app, g, jsonify, request
 from sqlalchemy import func, select
 
-from directory import api_keys, rules
-from directory.api import json_error as error
-from directory.app import db_session, today
-from directory.models import Activity, ApiKey, with_children
 from directory.provider_data import batch
 from directory.provider_data.files import FileRejected, read_records
+from directory.registry import api_keys, rules
+from directory.registry.models import Activity, ApiKey, with_children
+from directory.web.api import json_error as error
+from directory.web.app import db_session, today
 
 bp = Blueprint("provider_api", __name__, url_prefix="/api/v1/provider")
 
@@ -94,7 +94,7 @@ def describe(activity: Activity) -> dict[str, Any]:
 
 def _search_note() -> dict[str, str]:
     """Bring search up to date now if configured to; say when changes will show."""
-    from directory.search_service import sync_after_write
+    from directory.web.search_service import sync_after_write
 
     return sync_after_write()
 

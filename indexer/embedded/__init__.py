@@ -1,0 +1,1 @@
+"""The embedded engine: SQLite FTS5, no server."""
