@@ -15,7 +15,8 @@ from sqlalchemy import func, select
 from directory.config import Config
 from directory.registry.db import upgrade
 from directory.registry.models import Activity
-from directory.web.app import create_app, db_session
+from directory.web.app import create_app
+from directory.web.context import db_session
 
 
 def _config() -> Config:
@@ -48,7 +49,7 @@ def init_db() -> None:
 def demo(count: int, seed: int, today_: object, if_empty: bool) -> None:
     """Load seeded, realistic demo providers and activities."""
     from directory.demo import generate_into
-    from directory.web.app import today
+    from directory.web.context import today
 
     session = db_session()
     existing = session.scalar(select(func.count()).select_from(Activity)) or 0
@@ -84,7 +85,7 @@ def _search_parts():  # type: ignore[no-untyped-def]
 @cli.command("index")
 def index() -> None:
     """Rebuild the search index from the registry (searches keep working meanwhile)."""
-    from directory.web.app import today
+    from directory.web.context import today
     from indexer.sync import full_reindex
 
     sessions, engine, key = _search_parts()
@@ -97,7 +98,7 @@ def index() -> None:
 @cli.command("sync")
 def sync() -> None:
     """Apply registry changes since the last sync (run it after imports, or every few minutes)."""
-    from directory.web.app import today
+    from directory.web.context import today
     from indexer.sync import incremental_sync
 
     sessions, engine, key = _search_parts()
@@ -189,7 +190,7 @@ def import_file(path: str, provider_id: int, dry_run: bool) -> None:
     from directory.provider_data.batch import import_records
     from directory.provider_data.files import FileRejected, read_records
     from directory.registry.models import Provider
-    from directory.web.app import today
+    from directory.web.context import today
 
     if db_session().get(Provider, provider_id) is None:
         raise click.ClickException(f"no provider with id {provider_id}; see `directory providers`")

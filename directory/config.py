@@ -7,11 +7,19 @@ from __future__ import annotations
 
 import os
 import secrets
+import sysconfig
 from dataclasses import dataclass
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_DATA_DIR = PROJECT_ROOT / "var"
+# A checkout has pyproject.toml beside the packages; an installed wheel has not.
+IN_CHECKOUT = (PROJECT_ROOT / "pyproject.toml").is_file() and (PROJECT_ROOT / "templates").is_dir()
+# A wheel installs templates/ and static/ as data files under the environment's prefix
+# (pyproject.toml, [tool.setuptools.data-files]), since the design keeps them at the top level
+# of the checkout rather than inside a package.
+INSTALLED_SHARE = Path(sysconfig.get_path("data")) / "share" / "cme-directory"
+SHIPPED = PROJECT_ROOT if IN_CHECKOUT else INSTALLED_SHARE
+DEFAULT_DATA_DIR = PROJECT_ROOT / "var" if IN_CHECKOUT else Path("var").resolve()
 
 
 @dataclass(frozen=True)
@@ -30,6 +38,9 @@ class Config:
     sync_after_write: bool = True
     # Unset, a random key per process: sessions then last until a restart, which is safe.
     secret_key: str = ""
+    # The Jinja templates and the static files: the checkout's, or an installed wheel's.
+    templates_dir: Path = SHIPPED / "templates"
+    static_dir: Path = SHIPPED / "static"
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Config:
@@ -49,4 +60,6 @@ class Config:
             timezone=env.get("DIRECTORY_TIMEZONE", defaults.timezone),
             sync_after_write=env.get("SYNC_AFTER_WRITE", "1").lower() not in ("0", "false", "no"),
             secret_key=env.get("SECRET_KEY") or secrets.token_hex(32),
+            templates_dir=Path(env.get("DIRECTORY_TEMPLATES_DIR", defaults.templates_dir)),
+            static_dir=Path(env.get("DIRECTORY_STATIC_DIR", defaults.static_dir)),
         )

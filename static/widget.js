@@ -22,7 +22,7 @@
     "claim-within": false
   };
   // Named theme colours allowed besides #rgb / #rrggbb: all dark enough for white text.
-  // (directory/embed.py keeps the same list.)
+  // (directory/web/blueprints/embed.py keeps the same list; tests/test_embed.py ties them.)
   var NAMED_COLOURS = ("black navy darkblue blue royalblue teal darkgreen green darkslategray " +
     "purple indigo rebeccapurple darkslateblue maroon darkred firebrick crimson brown dimgray").split(" ");
 

@@ -35,7 +35,7 @@ def client(app):
 
 def index_app(app) -> None:
     """Build the app's configured search index from its registry, as `directory index` does."""
-    from directory.web.app import today
+    from directory.web.context import today
     from directory.web.search_service import search_engine
     from indexer import index_key
     from indexer.sync import full_reindex

@@ -23,7 +23,7 @@ def api_app(tmp_path_factory):
     upgrade(url)
     app = create_app(Config(database_url=url, data_dir=data, secret_key="test"))
     with app.app_context():
-        from directory.web.app import today
+        from directory.web.context import today
 
         generate_into(app.extensions["directory_engine"], count=300, seed=8, today=today())
     index_app(app)

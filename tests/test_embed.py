@@ -16,7 +16,8 @@ from directory.config import PROJECT_ROOT, Config
 from directory.demo import generate_into
 from directory.registry.db import make_engine, upgrade
 from directory.search import parse_request
-from directory.web.app import create_app, today
+from directory.web.app import create_app
+from directory.web.context import today
 from indexer.engine import SearchUnavailable
 from tests import factories as f
 from tests.conftest import index_app
@@ -345,7 +346,7 @@ def test_feed_answers_conditional_requests(web):
 
 
 def test_feed_url_helper_drops_paging_and_sort(loaded):
-    from directory.web.embed import feed_url
+    from directory.web.presenters.feed import feed_url
 
     with loaded.test_request_context("/"):
         req = parse_request(
@@ -387,3 +388,34 @@ def test_widget_is_served_to_any_origin(web):
     assert response.status_code == 200
     assert response.headers["Access-Control-Allow-Origin"] == "*"
     assert "javascript" in response.content_type
+
+
+def _widget_declaration(name: str) -> str:
+    found = re.search(rf"var {name} = (.*?);\n", WIDGET.read_text(), re.S)
+    assert found, f"widget.js declares no {name}"
+    return found.group(1)
+
+
+def test_widget_declares_the_servers_facets_and_parameters():
+    """The widget's data-* filters are exactly the server's facets plus its other search
+    parameters, so a facet added on the server cannot be missing from the widget."""
+    from directory.search import FACET_NAMES, SearchRequestError
+
+    declared = re.findall(r'"([a-z-]+)": (?:true|false)', _widget_declaration("FILTERS"))
+    params = {name.replace("-", "_") for name in declared}
+    assert set(FACET_NAMES) <= params
+    others = params - set(FACET_NAMES)
+    # Every other filter is a parameter the server reads: a bad value for it is refused by
+    # name, which an unknown parameter (ignored) never is.
+    for param in sorted(others):
+        with pytest.raises(SearchRequestError) as refused:
+            parse_request(MultiDict([(param, "\x00not-a-value")]))
+        assert param in refused.value.problems, param
+
+
+def test_widget_and_embed_allow_the_same_colours():
+    from directory.web.blueprints.embed import EMBED_MAX_PER_PAGE, NAMED_COLOURS
+
+    words = re.findall(r"[a-z]+", _widget_declaration("NAMED_COLOURS").split(".split")[0])
+    assert set(words) == NAMED_COLOURS
+    assert int(_widget_declaration("MAX_PAGE_SIZE")) == EMBED_MAX_PER_PAGE

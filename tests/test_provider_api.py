@@ -18,7 +18,7 @@ from tests import factories as f
 @pytest.fixture
 def today(app):
     with app.app_context():
-        from directory.web.app import today
+        from directory.web.context import today
 
         return today()
 

@@ -18,7 +18,7 @@ from tests.conftest import index_app
 def indexed(app, engine):
     """Demo data around the app's today, indexed; plus one activity with hostile text."""
     with app.app_context():
-        from directory.web.app import today
+        from directory.web.context import today
 
         day = today()
         generate_into(engine, count=600, seed=4, today=day)

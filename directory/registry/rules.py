@@ -397,32 +397,60 @@ def board_status(
     )
 
 
-def why_not_listed(activity: Activity, today: date, ref: Reference | None = None) -> list[str]:
+@dataclass(frozen=True)
+class Reason:
+    """Why an activity is not listed: a stable code for code to act on, a sentence for people.
+
+    Codes: "provider" (none, or not in good standing), "status" (not Active), "hidden" (the
+    provider chose not to show it), "ended", "missing" (required fields empty), "invalid" (a
+    field breaks a rule).
+    """
+
+    code: str
+    text: str
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def not_listed_reasons(
+    activity: Activity, today: date, ref: Reference | None = None
+) -> list[Reason]:
     """Every reason the activity is not in the public directory today; empty when it is."""
     ref = ref or reference()
     reasons = []
     provider = activity.provider
     if provider is None:
-        reasons.append("it has no provider")
+        reasons.append(Reason("provider", "it has no provider"))
     elif provider.accreditation_status not in ref.good_standing:
         reasons.append(
-            f"the provider's accreditation ({provider.accreditation_status}) is not in good standing"
+            Reason(
+                "provider",
+                f"the provider's accreditation ({provider.accreditation_status}) is not in good standing",
+            )
         )
     if activity.status != "Active":
-        reasons.append(f"its status is {activity.status}, not Active")
+        reasons.append(Reason("status", f"its status is {activity.status}, not Active"))
     if not activity.show_in_directory:
-        reasons.append("the provider chose not to show it in the public directory")
+        reasons.append(
+            Reason("hidden", "the provider chose not to show it in the public directory")
+        )
     if activity.end_date is not None and activity.end_date < today:
-        reasons.append(f"it ended on {activity.end_date}")
+        reasons.append(Reason("ended", f"it ended on {activity.end_date}"))
     missing = missing_for_active(activity)
     if missing:
-        reasons.append(f"it is missing {', '.join(missing)}")
-    reasons += [str(p) for p in _basics(activity, ref) + _dates(activity, ref)]
+        reasons.append(Reason("missing", f"it is missing {', '.join(missing)}"))
+    reasons += [Reason("invalid", str(p)) for p in _basics(activity, ref) + _dates(activity, ref)]
     return reasons
 
 
+def why_not_listed(activity: Activity, today: date, ref: Reference | None = None) -> list[str]:
+    """The sentences of `not_listed_reasons`, as the provider view and web service show them."""
+    return [r.text for r in not_listed_reasons(activity, today, ref)]
+
+
 def is_listed(activity: Activity, today: date, ref: Reference | None = None) -> bool:
-    return not why_not_listed(activity, today, ref)
+    return not not_listed_reasons(activity, today, ref)
 
 
 def counted_boards(activity: Activity, today: date, ref: Reference | None = None) -> list[str]:

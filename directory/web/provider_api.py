@@ -21,8 +21,8 @@ from directory.provider_data import batch
 from directory.provider_data.files import FileRejected, read_records
 from directory.registry import api_keys, rules
 from directory.registry.models import Activity, ApiKey, with_children
-from directory.web.api import json_error as error
-from directory.web.app import db_session, today
+from directory.web.context import db_session, today
+from directory.web.errors import json_error as error
 
 bp = Blueprint("provider_api", __name__, url_prefix="/api/v1/provider")
 

@@ -8,7 +8,7 @@ from flask import current_app
 
 from directory.config import Config
 from directory.search import SearchRequest, SearchResult
-from directory.web.app import today
+from directory.web.context import today
 from indexer import engine_from_config, index_key
 from indexer.engine import IndexingError, SearchEngine, SearchUnavailable
 

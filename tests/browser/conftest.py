@@ -219,7 +219,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     )
     app = create_app(config)
     with app.app_context():
-        from directory.web.app import today
+        from directory.web.context import today
 
         day = today()  # the app's own today, in its time zone
     facts = _build_registry(config, day)

@@ -1,4 +1,5 @@
-"""One activity for the public, read from the registry (so it works while search is down)."""
+"""One activity for the public, read from the registry (so it works while search is down):
+the detail page and the JSON API's activity both show `listed_activity`."""
 
 from __future__ import annotations
 
@@ -10,8 +11,8 @@ from sqlalchemy import select
 from directory.registry import rules
 from directory.registry.models import Activity, with_children
 from directory.registry.reference import reference
-from directory.web.app import db_session, today
-from directory.web.cards import card, place_text
+from directory.web.context import db_session, today
+from directory.web.presenters.cards import card, place_text
 from indexer.document import to_document
 
 
@@ -38,10 +39,10 @@ def was_listed_and_ended(activity: Activity, day: date) -> bool:
     """Ended is the only reason it is not listed: it was a public listing until then."""
     if activity.end_date is None or activity.end_date >= day:
         return False
-    reasons = rules.why_not_listed(activity, activity.end_date)
-    return not reasons or all(
-        r.startswith("its status is Ready to Close") or r.startswith("its status is Closed")
-        for r in reasons
+    reasons = rules.not_listed_reasons(activity, activity.end_date)
+    # A provider closes an activity once it has ended; that alone does not unlist it.
+    return all(
+        r.code == "status" and activity.status in ("Ready to Close", "Closed") for r in reasons
     )
 
 

@@ -13,20 +13,16 @@ from flask import Blueprint, Response, jsonify, request, url_for
 from werkzeug.datastructures import MultiDict
 
 from directory.search import SearchRequestError, SearchResult, parse_request
-from directory.web.activity_view import ActivityGone, listed_activity
-from directory.web.cards import card
-from directory.web.search_service import run_search
+from directory.web.errors import json_error
+from directory.web.presenters.cards import card
+from directory.web.presenters.detail import ActivityGone, listed_activity
+from directory.web.presenters.openapi import document
+from directory.web.search_service import run_search, search_engine
 from indexer.engine import SearchUnavailable
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 CACHE_SECONDS = 60
-
-
-def json_error(status: int, message: str, **extra: Any) -> Response:
-    response = jsonify({"error": {"status": status, "message": message, **extra}})
-    response.status_code = status
-    return response
 
 
 @bp.after_request
@@ -73,7 +69,7 @@ def search_json(result: SearchResult, base_url: str, my_board: str | None = None
         "facets": _facets_json(result),
         "links": {
             "self": _link("api.search", params),
-            "html": _link("pages.home", params),
+            "html": _link("search.home", params),
             "next": _link("api.search", [*page_params, ("page", str(req.page + 1))])
             if req.page < result.pages
             else None,
@@ -111,8 +107,6 @@ def facets() -> Any:
 
 @bp.get("/suggest")
 def suggest() -> Any:
-    from directory.web.search_service import search_engine
-
     text = (request.args.get("q") or "").strip()
     if len(text) > 100:
         return json_error(400, "q: at most 100 characters")
@@ -145,6 +139,4 @@ def activity(activity_id: int) -> Any:
 
 @bp.get("/openapi.json")
 def openapi() -> Any:
-    from directory.web.openapi import document
-
     return jsonify(document())

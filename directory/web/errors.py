@@ -1,0 +1,41 @@
+"""Errors as a person can act on them: JSON with a message under /api/, a page elsewhere.
+
+`json_error` is the one JSON error builder for the public API and the providers' web service.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, Response, jsonify, render_template, request
+from werkzeug.exceptions import HTTPException
+
+
+def json_error(status: int, message: str, **extra: Any) -> Response:
+    response = jsonify({"error": {"status": status, "message": message, **extra}})
+    response.status_code = status
+    return response
+
+
+def _is_api() -> bool:
+    return request.path.startswith("/api/")
+
+
+def install(app: Flask) -> None:
+    @app.errorhandler(404)
+    def _not_found(_exc: HTTPException) -> Any:
+        if _is_api():
+            return json_error(404, "not found")
+        return render_template("not_found.html"), 404
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException) -> Any:
+        # Under /api/, every error is JSON with a message, never an HTML page.
+        if not _is_api():
+            return exc
+        message = {
+            404: "no such endpoint; see the API documentation",
+            405: f"{request.method} is not allowed here",
+            413: "the upload is larger than the 50 MB limit; split the file",
+        }.get(exc.code or 500, exc.description)
+        return json_error(exc.code or 500, message or "error")

@@ -1,0 +1,59 @@
+"""schema.org markup of an activity's detail page, for search engines: an EducationEvent for a
+live activity, a Course for one taken at any time."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from markupsafe import Markup
+
+
+def json_ld(view: dict[str, Any]) -> Markup:
+    """schema.org markup for search engines; '<' escaped so no text can close the script."""
+    provider = {"@type": "Organization", "name": view["provider"]["name"]}
+    offers = {
+        "@type": "Offer",
+        "price": "0" if view["fee"] == "Free" else view["fee"].lstrip("$").replace(",", ""),
+        "priceCurrency": "USD",
+        "url": view["register_url"],
+    }
+    if view["live"]:
+        data: dict[str, Any] = {
+            "@context": "https://schema.org",
+            "@type": "EducationEvent",
+            "name": view["title"],
+            "description": view["description"],
+            "startDate": view["start_date"],
+            "endDate": view["end_date"],
+            "organizer": provider,
+            "offers": offers,
+            "eventAttendanceMode": "https://schema.org/OnlineEventAttendanceMode"
+            if view["where"] == "Online"
+            else "https://schema.org/OfflineEventAttendanceMode",
+            "location": {"@type": "VirtualLocation", "url": view["register_url"]}
+            if view["where"] == "Online"
+            else {"@type": "Place", "name": view["where"], "address": view["where"]},
+        }
+    else:
+        data = {
+            "@context": "https://schema.org",
+            "@type": "Course",
+            "name": view["title"],
+            "description": view["description"],
+            "provider": provider,
+            "offers": offers,
+            "hasCourseInstance": {
+                "@type": "CourseInstance",
+                "courseMode": "online" if "online" in view["delivery"] else "onsite",
+                "startDate": view["start_date"],
+                "endDate": view["end_date"],
+            },
+        }
+    text = (
+        json.dumps(data, ensure_ascii=False)
+        .replace("<", "\\u003c")
+        .replace(">", "\\u003e")
+        .replace("&", "\\u0026")
+    )
+    return Markup(text)  # noqa: S704 - JSON with <, >, & escaped
