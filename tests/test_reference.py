@@ -8,7 +8,7 @@ import pytest
 
 from directory.registry.reference import DATA_DIR, ReferenceDataError, load_reference, reference
 
-# The collaborating boards' credit types, from the accreditor's table (shared/domain.md).
+# The collaborating boards' credit types, from the accreditor's collaborating-boards table.
 CREDIT_TYPES = {
     "ABA": {"accredited_cme": "Lifelong Learning", "patient_safety": "Patient Safety"},
     "ABIM": {

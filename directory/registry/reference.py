@@ -1,9 +1,9 @@
 """Reference data: boards, credit types, practice areas, formats and the ABA content outline.
 
-The facts live in `directory/data/` as TOML and JSON so that a board adding a practice area is a
-data change, not a code change. They are loaded and checked once, at start-up: a malformed file
-stops the application with a message naming the file and the entry, rather than surfacing later
-as a wrong facet or a rule that silently passes.
+The facts live in `directory/registry/data/` as TOML and JSON so that a board adding a
+practice area is a data change, not a code change. They are loaded and checked once, at
+start-up: a malformed file stops the application with a message naming the file and the
+entry, rather than surfacing later as a wrong facet or a rule that silently passes.
 """
 
 from __future__ import annotations

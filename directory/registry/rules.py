@@ -10,6 +10,10 @@ Problems have a severity:
 - "incomplete": saved, but the board or REMS registration does not count until completed
   (the registry's "Missing Required Information");
 - "warning": saved and counted; worth a second look (low credits for MIPS).
+
+It is one module of about 500 lines on purpose: the rules refer to one another (listing needs
+completeness, completeness needs validation), and one file is the single place a provider's
+"why" and the indexer's "whether" are read from, side by side.
 """
 
 from __future__ import annotations
