@@ -26,8 +26,8 @@ TODAY = date(2026, 11, 22)
 
 def make_csv(path: Path, count: int) -> int:
     from directory.demo import generate
+    from directory.provider_data.formats.rows import flat_row
     from directory.provider_data.layout import flat_columns
-    from directory.provider_data.templates import flat_row
 
     written = 0
     with path.open("w", newline="", encoding="utf-8") as out:

@@ -17,13 +17,11 @@ from sqlalchemy.orm import Session
 
 from directory.provider_data.batch import import_records
 from directory.provider_data.files import FileRejected, read_records
+from directory.provider_data.formats.json_format import json_activity
+from directory.provider_data.formats.rows import flat_row
+from directory.provider_data.formats.xml_format import xml_activity
 from directory.provider_data.layout import flat_columns
-from directory.provider_data.templates import (
-    example_payloads,
-    flat_row,
-    json_activity,
-    xml_activity,
-)
+from directory.provider_data.published import example_payloads
 from directory.registry.db import make_sessionmaker
 from directory.registry.models import Activity, ActivityChange
 from tests import factories as f

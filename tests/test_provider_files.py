@@ -16,8 +16,9 @@ import pytest
 from openpyxl import Workbook, load_workbook
 
 from directory.provider_data import files
-from directory.provider_data.coerce import BadValue, coerce_activity, coerce_value
+from directory.provider_data.coerce import coerce_activity
 from directory.provider_data.files import FileReader, FileRejected, Record, read_records
+from directory.provider_data.formats.rows import flat_row
 from directory.provider_data.layout import (
     LAYOUT,
     choices,
@@ -25,14 +26,14 @@ from directory.provider_data.layout import (
     match_header,
     required_headers,
 )
-from directory.provider_data.templates import (
+from directory.provider_data.published import (
     DOCS_PATH,
     example,
     example_payloads,
-    flat_row,
     render_docs,
     template,
 )
+from directory.provider_data.values import BadValue, coerce_value
 from directory.registry import rules
 from directory.registry.models import Activity, MocRegistration, Occurrence, RemsRegistration
 
@@ -194,7 +195,7 @@ def test_xlsx_template_has_bold_frozen_headers_and_a_help_sheet():
 
 def test_the_committed_docs_are_the_rendered_layout():
     assert DOCS_PATH.read_text(encoding="utf-8") == render_docs(), (
-        "docs/provider-data.md is stale: run .venv/bin/python -m directory.provider_data.templates"
+        "docs/provider-data.md is stale: run .venv/bin/python -m directory.provider_data.published"
     )
 
 

@@ -19,8 +19,8 @@ from typing import Any, cast
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from directory.provider_data.files import Record
 from directory.provider_data.layout import LAYOUT
+from directory.provider_data.reading import Record
 from directory.registry import rules
 from directory.registry.models import (
     Activity,

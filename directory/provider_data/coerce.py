@@ -1,24 +1,21 @@
-"""Raw values from any format (CSV text, Excel cells, XML text, JSON values) to one typed payload.
+"""Raw values from any format to the canonical payload of one whole activity.
 
 The canonical payload of one activity is a dict holding every layout field by name, except that
 `fee` (dollars) becomes `fee_cents` (whole cents), plus `occurrences`, `moc` and `rems`: lists of
 dicts keyed by the layout's occurrence, MOC (with `board`) and REMS field names. Empty values are
 None, or [] for lists, or False for yes/no.
 
-Only the shape of each value is checked here: its type, its spelling, its length and whether it
-is one of a field's choices. Whether the values make sense together (points within credits, a
-board's credit types, dates in order) is `directory.registry.rules`' business, later.
+Each field's value is read by `values.coerce_value`; this module assembles them: unknown keys,
+the nested occurrences and registrations, the CSV occurrences cell, a spreadsheet row's columns.
+Whether the values make sense together (points within credits, a board's credit types, dates in
+order) is `directory.registry.rules`' business, later.
 """
 
 from __future__ import annotations
 
 import difflib
-import math
 import re
-from collections.abc import Callable, Iterable, Mapping
-from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
-from functools import cache
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from directory.provider_data.layout import (
@@ -26,13 +23,18 @@ from directory.provider_data.layout import (
     REMS_PREFIX,
     FieldSpec,
     FlatColumn,
-    choices,
     human,
+)
+from directory.provider_data.values import (
+    BadValue,
+    coerce_value,
+    empty_value,
+    is_empty,
+    shown,
 )
 from directory.registry.reference import reference
 from directory.registry.rules import Problem
 
-LIST_SEPARATOR = "|"
 OCCURRENCE_SEPARATOR = "|"
 OCCURRENCE_SHAPE = (
     "write each occurrence as START..END City, State, Country, e.g. "
@@ -40,15 +42,6 @@ OCCURRENCE_SHAPE = (
     "Canada: '2027-05-06..2027-05-07 London, , GB'; a venue may come first: "
     "'Navy Pier, Chicago, IL, US'), and separate occurrences with |"
 )
-MAX_FEE_CENTS = 1_000_000_000  # ten million dollars: far above any fee, well inside an int column
-
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
-_MONEY = re.compile(r"\$?\s*(\d{1,3}(,\d{3})+|\d+)(\.\d+)?")
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-_YES = {"yes", "y", "true", "1"}
-_NO = {"no", "n", "false", "0"}
-_FREE = {"free"}
 _OCCURRENCE = re.compile(r"\s*(\S+?)\s*\.\.\s*(\S+)(?:\s+(.*?))?\s*")
 
 TOP_FIELDS: tuple[FieldSpec, ...] = LAYOUT.fields
@@ -56,205 +49,6 @@ NESTED_KEYS = ("occurrences", "moc", "rems")
 PAYLOAD_KEYS: tuple[str, ...] = (
     tuple("fee_cents" if f.name == "fee" else f.name for f in TOP_FIELDS) + NESTED_KEYS
 )
-
-
-class BadValue(ValueError):
-    """One value cannot be read; the message says what is wrong and how to write it."""
-
-
-# --- single values ----------------------------------------------------------------------------
-
-
-def is_empty(raw: Any) -> bool:
-    return raw is None or (isinstance(raw, str) and not raw.strip())
-
-
-def _show(raw: Any) -> str:
-    text = raw if isinstance(raw, str) else str(raw)
-    text = text.strip()
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-def _text(raw: Any, spec: FieldSpec) -> str | None:
-    if is_empty(raw):
-        return None
-    if isinstance(raw, bool):
-        raise BadValue("must be text, not yes/no")
-    if isinstance(raw, list | tuple | dict):
-        raise BadValue(f"must be text, not {'an object' if isinstance(raw, dict) else 'a list'}")
-    if isinstance(raw, datetime):
-        text = raw.date().isoformat() if raw.time() == datetime.min.time() else raw.isoformat()
-    elif isinstance(raw, date):
-        text = raw.isoformat()
-    elif isinstance(raw, float) and raw.is_integer():
-        text = str(int(raw))  # an id typed into Excel as a number: 1234, not 1234.0
-    else:
-        text = str(raw)
-    text = text.strip()
-    if _CONTROL.search(text):
-        raise BadValue("contains control characters; remove them")
-    if spec.max_length is not None and len(text) > spec.max_length:
-        raise BadValue(
-            f"{len(text)} characters is too long; the limit is {spec.max_length} "
-            f"(it starts '{_show(text)}')"
-        )
-    return text or None
-
-
-def _list(raw: Any, spec: FieldSpec) -> list[str]:
-    if is_empty(raw):
-        return []
-    if isinstance(raw, str):
-        items: Iterable[Any] = raw.split(LIST_SEPARATOR)
-    elif isinstance(raw, list | tuple):
-        items = raw
-    elif isinstance(raw, dict):
-        raise BadValue("must be a list of text, not an object")
-    else:
-        items = [raw]
-    out: list[str] = []
-    for n, item in enumerate(items, start=1):
-        try:
-            text = _text(item, spec)
-        except BadValue as e:
-            raise BadValue(f"item {n}: {e}") from None
-        if text is not None:
-            out.append(text)
-    return out
-
-
-def _date(raw: Any) -> date | None:
-    if is_empty(raw):
-        return None
-    if isinstance(raw, datetime):
-        return raw.date()
-    if isinstance(raw, date):
-        return raw
-    if isinstance(raw, str) and _DATE.fullmatch(raw.strip()):
-        try:
-            return date.fromisoformat(raw.strip())
-        except ValueError:
-            pass
-    raise BadValue(f"'{_show(raw)}' is not a date; write it as YYYY-MM-DD")
-
-
-def _number(raw: Any) -> float | None:
-    if is_empty(raw):
-        return None
-    bad = BadValue(f"'{_show(raw)}' is not a number; write it like 6.5")
-    if isinstance(raw, bool):
-        raise bad
-    if isinstance(raw, int | float):
-        value = float(raw)
-    elif isinstance(raw, str) and _NUMBER.fullmatch(raw.strip()):
-        value = float(raw.strip())
-    else:
-        raise bad
-    if not math.isfinite(value):
-        raise bad
-    if value < 0:
-        raise BadValue(f"{_show(raw)} is negative; it must be 0 or more")
-    return value + 0.0  # -0.0 -> 0.0
-
-
-def _money(raw: Any) -> int | None:
-    """Dollars to whole cents: '$395.00', '395', '1,295.50', 395.0; 'free' or 0 is 0."""
-    if is_empty(raw):
-        return None
-    bad = BadValue(
-        f"'{_show(raw)}' is not an amount in US dollars; write it like 395.00, "
-        "or 0 or free for a free activity"
-    )
-    if isinstance(raw, bool):
-        raise bad
-    if isinstance(raw, int | float):
-        if isinstance(raw, float) and not math.isfinite(raw):
-            raise bad
-        amount = Decimal(str(raw))
-    elif isinstance(raw, str):
-        text = raw.strip()
-        if text.casefold() in _FREE:
-            return 0
-        negative = text.startswith("-")
-        if negative and _MONEY.fullmatch(text[1:].strip()):
-            raise BadValue("cannot be negative; use 0 for a free activity")
-        if not _MONEY.fullmatch(text):
-            raise bad
-        try:
-            amount = Decimal(text.replace("$", "").replace(",", "").strip())
-        except InvalidOperation:
-            raise bad from None
-    else:
-        raise bad
-    if amount < 0:
-        raise BadValue("cannot be negative; use 0 for a free activity")
-    cents = amount * 100
-    if cents != cents.to_integral_value():
-        raise BadValue(f"'{_show(raw)}' has fractions of a cent; give at most 2 decimals")
-    if cents > MAX_FEE_CENTS:
-        raise BadValue(f"'{_show(raw)}' is too large for a fee")
-    return int(cents)
-
-
-def _yes_no(raw: Any) -> bool:
-    if is_empty(raw):
-        return False
-    if isinstance(raw, bool):
-        return raw
-    if isinstance(raw, int | float) and raw in (0, 1):
-        return bool(raw)
-    if isinstance(raw, str):
-        text = raw.strip().casefold()
-        if text in _YES:
-            return True
-        if text in _NO:
-            return False
-    raise BadValue(f"'{_show(raw)}' is not yes or no; write yes or no")
-
-
-@cache
-def _choice_index(spec: FieldSpec) -> dict[str, str]:
-    return {value.casefold(): value for value in choices(spec)}
-
-
-def _choice(raw: Any, spec: FieldSpec) -> str | None:
-    if is_empty(raw):
-        return None
-    if isinstance(raw, str | int | float) and not isinstance(raw, bool):
-        found = _choice_index(spec).get(" ".join(str(raw).split()).casefold())
-        if found is not None:
-            return found
-    offered = choices(spec, include_legacy=False)
-    raise BadValue(f"'{_show(raw)}' is not one of: {', '.join(offered)}")
-
-
-def coerce_value(spec: FieldSpec, raw: Any) -> Any:
-    """The typed value of one field; raises BadValue with a message for the provider.
-
-    Money comes back as whole cents.
-    """
-    if raw is None:  # the common case: an empty cell or an absent key
-        return empty_value(spec)
-    return _COERCERS[spec.kind](raw, spec)
-
-
-_COERCERS: dict[str, Callable[[Any, FieldSpec], Any]] = {
-    "text": _text,
-    "long_text": _text,
-    "list": _list,
-    "date": lambda raw, spec: _date(raw),
-    "number": lambda raw, spec: _number(raw),
-    "money": lambda raw, spec: _money(raw),
-    "yes_no": lambda raw, spec: _yes_no(raw),
-    "choice": _choice,
-}
-
-
-def empty_value(spec: FieldSpec) -> Any:
-    return [] if spec.kind == "list" else False if spec.kind == "yes_no" else None
-
-
-# --- whole activities -------------------------------------------------------------------------
 
 
 def _unknown_keys(
@@ -313,7 +107,7 @@ def parse_occurrences_cell(text: str) -> tuple[list[dict[str, Any]], list[Proble
         place = [p.strip() for p in match.group(3).split(",")] if match and match.group(3) else []
         if match is None or 0 < len(place) < 3:
             problems.append(
-                Problem(f"occurrence {n}", f"'{_show(part)}' cannot be read; {OCCURRENCE_SHAPE}")
+                Problem(f"occurrence {n}", f"'{shown(part)}' cannot be read; {OCCURRENCE_SHAPE}")
             )
             occurrences.append({})
             continue

@@ -11,14 +11,8 @@ from flask import Flask
 from directory.config import Config
 from directory.registry.db import make_engine, make_sessionmaker
 from directory.registry.reference import reference
-from directory.web import (
-    assets,
-    context,
-    errors,
-    headers,
-    provider_api,  # moves to blueprints/ with the provider_data change
-)
-from directory.web.blueprints import activity, api, embed, feeds, provider, search
+from directory.web import assets, context, errors, headers
+from directory.web.blueprints import activity, api, embed, feeds, provider, provider_api, search
 
 
 def create_app(config: Config | None = None) -> Flask:

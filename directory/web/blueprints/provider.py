@@ -8,6 +8,7 @@ from typing import Any
 from flask import Blueprint, Response, abort, redirect, render_template, request, session, url_for
 from sqlalchemy import select
 
+from directory.provider_data import published
 from directory.registry import api_keys, rules
 from directory.registry.models import Activity, Provider, with_children
 from directory.search import SearchRequest
@@ -85,11 +86,9 @@ def provider_sign_out() -> Any:
 @bp.get("/provider-data/<kind>.<fmt>")
 def provider_file(kind: str, fmt: str) -> Response:
     """The published upload templates and example files, one per format."""
-    from directory.provider_data import templates
-
-    if kind not in ("template", "example") or fmt not in templates.FORMATS:
+    if kind not in ("template", "example") or fmt not in published.FORMATS:
         abort(404)
-    filename, content_type, data = getattr(templates, kind)(fmt)
+    filename, content_type, data = getattr(published, kind)(fmt)
     response = Response(data, content_type=content_type)
     response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
@@ -98,6 +97,4 @@ def provider_file(kind: str, fmt: str) -> Response:
 @bp.get("/provider-data")
 def provider_data_docs() -> Response:
     """The column, element and key layout, as published in docs/provider-data.md."""
-    from directory.provider_data import templates
-
-    return Response(templates.render_docs(), content_type="text/markdown; charset=utf-8")
+    return Response(published.render_docs(), content_type="text/markdown; charset=utf-8")

@@ -10,7 +10,7 @@ the key that made it.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from functools import wraps
 from typing import Any
 
@@ -18,11 +18,12 @@ from flask import Blueprint, Response, current_app, g, jsonify, request
 from sqlalchemy import func, select
 
 from directory.provider_data import batch
-from directory.provider_data.files import FileRejected, read_records
+from directory.provider_data.files import FileRejected, Record, read_document, read_records
 from directory.registry import api_keys, rules
 from directory.registry.models import Activity, ApiKey, with_children
 from directory.web.context import db_session, today
 from directory.web.errors import json_error as error
+from directory.web.search_service import sync_after_write
 
 bp = Blueprint("provider_api", __name__, url_prefix="/api/v1/provider")
 
@@ -94,17 +95,18 @@ def describe(activity: Activity) -> dict[str, Any]:
 
 def _search_note() -> dict[str, str]:
     """Bring search up to date now if configured to; say when changes will show."""
-    from directory.web.search_service import sync_after_write
-
     return sync_after_write()
 
 
 def _write(
     records_bytes: bytes, filename: str, dry_run: bool = False
 ) -> tuple[batch.BatchReport, Response | None]:
-    def read() -> Any:
-        return read_records(filename, records_bytes)
+    return _import(lambda: read_records(filename, records_bytes), dry_run=dry_run)
 
+
+def _import(
+    read: Callable[[], Iterable[Record]], dry_run: bool = False
+) -> tuple[batch.BatchReport, Response | None]:
     try:
         report = batch.import_records(
             current_app.extensions["directory_sessions"],
@@ -172,7 +174,12 @@ def _save(body: dict[str, Any], must_exist: bool | None) -> Any:
     existing = _own(pid) if pid else None
     if must_exist is False and existing is not None:
         return error(409, f"activity '{pid}' exists already; PUT /activities/{pid} to change it")
-    report, failure = _write(json.dumps({"activities": [body]}).encode(), "activity.json")
+    # The body is parsed already: read it as the JSON file it would be, without writing it out
+    # and parsing it again. The size limit is on the bytes sent.
+    size = len(request.get_data())
+    report, failure = _import(
+        lambda: read_document({"activities": [body]}, size=size, name="activity.json")
+    )
     if failure is not None:
         return failure
     if not report.ok:

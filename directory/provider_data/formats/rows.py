@@ -1,0 +1,160 @@
+"""What CSV and Excel share: one activity per row, under the layout's flat column headers.
+
+Reading: row 1's headers are matched to the layout's columns (unknown, repeated and missing
+columns refuse the file), then each row's cells become one activity, located as "row 14" with
+the header as row 1. Writing: `flat_row` is one payload as a row in the same column order, with
+text cells for CSV or native dates and numbers for Excel.
+
+The two formats differ only in how cells are got (text and a delimiter; a workbook's typed
+cells), which `csv_format` and `xlsx_format` hold.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Mapping
+from typing import Any, Literal, NamedTuple
+
+from directory.provider_data.coerce import coerce_activity, raw_from_flat
+from directory.provider_data.layout import (
+    FieldSpec,
+    FlatColumn,
+    flat_column_specs,
+    flat_columns,
+    match_header,
+    required_headers,
+)
+from directory.provider_data.reading import Activity, FileRejected
+from directory.provider_data.values import LIST_SEPARATOR, dollars, is_empty, plain_number
+from directory.registry.rules import Problem
+
+FORMULA_MESSAGE = "formulas are not accepted; paste the value instead"
+
+
+class Cell(NamedTuple):
+    """One spreadsheet cell: its value, whether it is a formula or an error, its column name."""
+
+    value: Any
+    kind: Literal["value", "formula", "error"]
+    column: str  # "B" in Excel, "2" in a CSV
+
+
+# --- reading ----------------------------------------------------------------------------------
+
+
+def header_columns(headers: list[Any]) -> list[FlatColumn | None]:
+    """Row 1's headers as layout columns (None under an empty header), or FileRejected naming
+    every unknown, repeated and missing column at once."""
+    columns: list[FlatColumn | None] = []
+    unknown: list[str] = []
+    repeated: list[str] = []
+    for header in headers:
+        text = "" if header is None else str(header).strip()
+        if not text:
+            columns.append(None)
+            continue
+        column = match_header(text)
+        if column is None:
+            hint = difflib.get_close_matches(text, flat_columns(), n=1, cutoff=0.75)
+            unknown.append(f"'{text}'" + (f" (did you mean '{hint[0]}'?)" if hint else ""))
+        elif column in columns:
+            repeated.append(f"'{text}'")
+        columns.append(column)
+    problems = []
+    if unknown:
+        problems.append(
+            f"unknown columns: {', '.join(unknown)}; use the headers of the template "
+            "(they are listed in the layout documentation)"
+        )
+    if repeated:
+        problems.append(f"columns given twice: {', '.join(repeated)}")
+    present = {c.header for c in columns if c is not None}
+    missing = [h for h in required_headers() if h not in present]
+    if missing:
+        problems.append(f"missing required columns: {', '.join(missing)}")
+    if problems:
+        raise FileRejected("row 1 (the header): " + "; ".join(problems))
+    return columns
+
+
+def row_activity(row: int, columns: list[FlatColumn | None], cells: list[Cell]) -> Activity:
+    """One spreadsheet row."""
+    problems: list[Problem] = []
+    values: dict[FlatColumn, Any] = {}
+    for i, cell in enumerate(cells):
+        column = columns[i] if i < len(columns) else None
+        if cell.kind == "value" and column is not None:
+            values[column] = cell.value
+            continue
+        label = column.label if column is not None else f"column {cell.column}"
+        where = f" (cell {cell.column}{row})" if cell.column.isalpha() else ""
+        if cell.kind == "formula":
+            problems.append(Problem(label, FORMULA_MESSAGE + where))
+        elif cell.kind == "error":
+            problems.append(
+                Problem(label, f"holds the spreadsheet error {cell.value}{where}; type the value")
+            )
+        elif not is_empty(cell.value):
+            problems.append(Problem(label, "has a value but no header; add the header or clear it"))
+    payload, more = coerce_activity(raw_from_flat(values))
+    return f"row {row}", payload, problems + more
+
+
+# --- writing ----------------------------------------------------------------------------------
+
+
+def occurrences_cell(occurrences: list[dict[str, Any]]) -> str:
+    """The occurrences as one cell, in the shape `coerce.parse_occurrences_cell` reads."""
+    parts = []
+    for occ in occurrences:
+        text = f"{occ['start_date'].isoformat()}..{occ['end_date'].isoformat()}"
+        place = [occ.get(k) or "" for k in ("city", "state", "country")]
+        if occ.get("venue"):
+            place.insert(0, occ["venue"])
+        if any(place):
+            text += " " + ", ".join(place)
+        parts.append(text)
+    return f" {LIST_SEPARATOR} ".join(parts)
+
+
+def _cell_value(spec: FieldSpec, value: Any, native: bool) -> Any:
+    """A typed value as a CSV cell (text) or an Excel cell (native dates and numbers)."""
+    if value is None or value == []:
+        return None
+    if spec.kind == "list":
+        return f" {LIST_SEPARATOR} ".join(value)
+    if spec.kind == "yes_no":
+        return "yes" if value else "no"
+    if spec.kind == "date":
+        return value if native else value.isoformat()
+    if spec.kind == "number":
+        return plain_number(value) if native else f"{value:g}"
+    if spec.kind == "money":
+        if value == 0:
+            return "free"
+        return value / 100 if native else dollars(value)
+    return value
+
+
+def flat_row(payload: Mapping[str, Any], native: bool = False) -> list[Any]:
+    """One activity as a CSV/Excel row, in `flat_columns()` order."""
+    boards = {m["board"]: m for m in payload["moc"]}
+    if len(payload["rems"]) > 1:
+        raise ValueError("a CSV/Excel row holds one REMS program; use XML or JSON for more")
+    rems = payload["rems"][0] if payload["rems"] else None
+    row: list[Any] = []
+    for column in flat_column_specs():
+        spec = column.spec
+        if column.group == "occurrences":
+            row.append(occurrences_cell(payload["occurrences"]) or None)
+            continue
+        assert spec is not None
+        if column.group == "field":
+            key = "fee_cents" if spec.name == "fee" else spec.name
+            row.append(_cell_value(spec, payload[key], native))
+        elif column.group == "moc":
+            reg = boards.get(column.board or "")
+            row.append(_cell_value(spec, reg[spec.name], native) if reg else None)
+        else:
+            row.append(_cell_value(spec, rems[spec.name], native) if rems else None)
+    return row

@@ -1,0 +1,294 @@
+"""XML: reading a provider's XML file, and writing the XML template and example.
+
+The file is `<activities>` holding one `<activity>` per activity; each field is an element named
+as in the layout, lists hold one element per item (`<objectives>` holds `<objective>`s), and
+board and REMS registrations name their board or program in an attribute.
+
+Reading streams with `iterparse`, clearing each activity once read, so a large file needs the
+memory of one activity. It goes through defusedxml with DTDs, entities and external references
+all forbidden: such a file is refused before anything is expanded. Each `<activity>` element is
+turned into the raw dict `coerce.coerce_activity` reads, with unknown or repeated elements
+reported where they are ("activity 3/moc/registration[ABIM]/points").
+
+Writing is the inverse, made with the standard library's ElementTree (nothing it writes needs
+defusing), indented two spaces.
+"""
+
+from __future__ import annotations
+
+import difflib
+import io
+from collections.abc import Iterator, Mapping
+from datetime import date
+from typing import Any
+from xml.etree import ElementTree as ET
+from xml.etree.ElementTree import Element
+
+import defusedxml.ElementTree as SafeET
+from defusedxml import DTDForbidden, EntitiesForbidden, ExternalReferenceForbidden
+
+from directory.provider_data.coerce import NESTED_KEYS, coerce_activity
+from directory.provider_data.layout import LAYOUT, FieldSpec
+from directory.provider_data.reading import Activity, FileRejected, first_char
+from directory.provider_data.values import dollars
+from directory.registry.rules import Problem
+
+DTD_MESSAGE = (
+    "XML with a DTD or entities is not accepted: remove the <!DOCTYPE ...> declaration and "
+    "write characters directly (UTF-8) or as &amp; &lt; &gt; &quot; &apos;"
+)
+
+_FIELDS = {f.name: f for f in LAYOUT.fields}
+_OCCURRENCE_FIELDS = {f.name: f for f in LAYOUT.occurrence_fields}
+_MOC_FIELDS = {f.name: f for f in LAYOUT.moc_fields}
+# A REMS registration's program is its attribute, not an element.
+_REMS_FIELDS = {f.name: f for f in LAYOUT.rems_fields if f.name != "program"}
+
+
+def item_tag(list_name: str) -> str:
+    """The element of one item of a list: objectives/objective, specialties/specialty."""
+    return list_name[:-3] + "y" if list_name.endswith("ies") else list_name.removesuffix("s")
+
+
+def check(data: bytes) -> None:
+    """Refuse, before parsing, a file that is not XML at all."""
+    if first_char(data) != "<":
+        raise FileRejected("this is not an XML file: it should begin with '<'")
+
+
+# --- reading ----------------------------------------------------------------------------------
+
+
+def read(data: bytes) -> Iterator[Activity]:
+    """The file's activities, "activity 1", "activity 2", ..., as they are parsed."""
+    events = SafeET.iterparse(
+        io.BytesIO(data),
+        events=("start", "end"),
+        forbid_dtd=True,
+        forbid_entities=True,
+        forbid_external=True,
+    )
+    depth = 0
+    count = 0
+    root: Element | None = None
+    try:
+        for event, element in events:
+            if event == "start":
+                depth += 1
+                tag = _local(element.tag)
+                if depth == 1:
+                    if tag != "activities":
+                        raise FileRejected(
+                            f"the XML's top element must be <activities>, not <{tag}>"
+                        )
+                    root = element
+                elif depth == 2 and tag != "activity":
+                    raise FileRejected(
+                        f"<activities> holds only <activity> elements; found <{tag}> "
+                        f"after activity {count}"
+                    )
+                continue
+            depth -= 1
+            if depth == 1:
+                count += 1
+                where = f"activity {count}"
+                raw, problems = _activity_raw(element, where)
+                payload, more = coerce_activity(raw, where=f"{where}/")
+                assert root is not None
+                root.clear()  # forget the activities already read: constant memory
+                yield where, payload, problems + more
+    except (DTDForbidden, EntitiesForbidden, ExternalReferenceForbidden) as e:
+        raise FileRejected(DTD_MESSAGE) from e
+    except SafeET.ParseError as e:
+        line, column = getattr(e, "position", (0, 0))
+        message = str(e).split(":")[0]
+        raise FileRejected(
+            f"the XML is not well-formed at line {line}, column {column + 1}: {message}"
+        ) from e
+
+
+def _local(tag: Any) -> str:
+    return str(tag).rsplit("}", 1)[-1]
+
+
+def _unknown(path: str, tag: str, known: Any) -> Problem:
+    hint = difflib.get_close_matches(tag, list(known), n=1)
+    return Problem(path, "unknown element" + (f" (did you mean <{hint[0]}>?)" if hint else ""))
+
+
+def _element_text(element: Element, path: str, problems: list[Problem]) -> str | None:
+    if len(element):
+        problems.append(Problem(path, "should hold text, not other elements"))
+        return None
+    return element.text
+
+
+def _element_list(element: Element, path: str, problems: list[Problem]) -> Any:
+    name = _local(element.tag)
+    if not len(element):
+        return element.text  # "a | b" written as text: split like a spreadsheet cell
+    items: list[Any] = []
+    for n, child in enumerate(element, start=1):
+        tag = _local(child.tag)
+        if tag != item_tag(name):
+            problems.append(_unknown(f"{path}/{tag}", tag, [item_tag(name)]))
+            continue
+        items.append(_element_text(child, f"{path}/{tag}[{n}]", problems))
+    return items
+
+
+def _element_fields(
+    element: Element, specs: dict[str, Any], path: str, problems: list[Problem]
+) -> dict[str, Any]:
+    raw: dict[str, Any] = {}
+    for child in element:
+        tag = _local(child.tag)
+        child_path = f"{path}/{tag}"
+        if tag not in specs:
+            problems.append(_unknown(child_path, tag, specs))
+        elif tag in raw:
+            problems.append(Problem(child_path, "appears twice; give it once"))
+        elif specs[tag].kind == "list":
+            raw[tag] = _element_list(child, child_path, problems)
+        else:
+            raw[tag] = _element_text(child, child_path, problems)
+    return raw
+
+
+def _element_group(
+    element: Element,
+    item: str,
+    key: str | None,
+    specs: dict[str, Any],
+    path: str,
+    problems: list[Problem],
+) -> list[dict[str, Any]]:
+    """<occurrences><occurrence>..</occurrence></occurrences>, or <moc>/<rems> registrations
+    identified by the attribute `key` (board="ABIM", program="...")."""
+    out = []
+    for n, child in enumerate(element, start=1):
+        tag = _local(child.tag)
+        if tag != item:
+            problems.append(_unknown(f"{path}/{tag}", tag, [item]))
+            continue
+        label = child.get(key) if key else None
+        child_path = f"{path}/{item}[{label or n}]"
+        raw = _element_fields(child, specs, child_path, problems)
+        if key is not None:
+            raw[key] = label
+        out.append(raw)
+    return out
+
+
+def _activity_raw(activity: Element, path: str) -> tuple[dict[str, Any], list[Problem]]:
+    """An <activity> element as the raw dict `coerce_activity` reads, and its unknown elements."""
+    problems: list[Problem] = []
+    known = {**_FIELDS, **dict.fromkeys(NESTED_KEYS)}
+    raw: dict[str, Any] = {}
+    for child in activity:
+        tag = _local(child.tag)
+        child_path = f"{path}/{tag}"
+        if tag not in known:
+            problems.append(_unknown(child_path, tag, known))
+        elif tag in raw:
+            problems.append(Problem(child_path, "appears twice; give it once"))
+        elif tag == "occurrences":
+            raw[tag] = _element_group(
+                child, "occurrence", None, _OCCURRENCE_FIELDS, child_path, problems
+            )
+        elif tag == "moc":
+            raw[tag] = _element_group(
+                child, "registration", "board", _MOC_FIELDS, child_path, problems
+            )
+        elif tag == "rems":
+            raw[tag] = _element_group(
+                child, "registration", "program", _REMS_FIELDS, child_path, problems
+            )
+        elif _FIELDS[tag].kind == "list":
+            raw[tag] = _element_list(child, child_path, problems)
+        else:
+            raw[tag] = _element_text(child, child_path, problems)
+    return raw, problems
+
+
+# --- writing ----------------------------------------------------------------------------------
+
+
+def _value_text(spec: FieldSpec, value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, date):
+        return value.isoformat()
+    if spec.kind == "money":
+        return dollars(value)
+    if spec.kind == "number":
+        return f"{value:g}"
+    return str(value)
+
+
+def _add_fields(
+    parent: ET.Element, specs: tuple[FieldSpec, ...], values: Mapping[str, Any]
+) -> None:
+    for spec in specs:
+        value: Any = values.get(spec.name)
+        if value in (None, [], ""):
+            continue
+        element = ET.SubElement(parent, spec.name)
+        if spec.kind == "list":
+            for item in value:
+                ET.SubElement(element, item_tag(spec.name)).text = item
+        else:
+            element.text = _value_text(spec, value)
+
+
+def xml_activity(payload: Mapping[str, Any]) -> ET.Element:
+    """One activity as an <activity> element, empty values left out."""
+    activity = ET.Element("activity")
+    values = {**payload, "fee": payload["fee_cents"]}
+    _add_fields(activity, LAYOUT.fields, values)
+    if payload["occurrences"]:
+        occurrences = ET.SubElement(activity, "occurrences")
+        for occ in payload["occurrences"]:
+            _add_fields(ET.SubElement(occurrences, "occurrence"), LAYOUT.occurrence_fields, occ)
+    if payload["moc"]:
+        moc = ET.SubElement(activity, "moc")
+        for reg in payload["moc"]:
+            element = ET.SubElement(moc, "registration", board=reg["board"])
+            _add_fields(element, LAYOUT.moc_fields, reg)
+    if payload["rems"]:
+        rems = ET.SubElement(activity, "rems")
+        for reg in payload["rems"]:
+            element = ET.SubElement(rems, "registration", program=reg["program"])
+            _add_fields(element, tuple(_REMS_FIELDS.values()), reg)
+    return activity
+
+
+def xml_string(element: ET.Element, level: int = 0) -> str:
+    """An element as indented text, starting at `level` (for an element inside another)."""
+    ET.indent(element, space="  ", level=level)
+    return ET.tostring(element, encoding="unicode")
+
+
+def write(payloads: list[dict[str, Any]]) -> bytes:
+    """An XML file of these activities."""
+    root = ET.Element("activities")
+    for payload in payloads:
+        root.append(xml_activity(payload))
+    return b'<?xml version="1.0" encoding="UTF-8"?>\n' + xml_string(root).encode() + b"\n"
+
+
+def template(example: dict[str, Any]) -> bytes:
+    """An empty XML file, with `example` (a payload) in a comment to copy out."""
+    shown = xml_string(xml_activity(example), level=1)
+    text = (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        "<!-- Activities for the CME directory: one <activity> per activity. Every element is\n"
+        "     described in the layout documentation (docs/provider-data.md). Leave out what you\n"
+        "     do not have. The example below is a comment: copy it out and change it. -->\n"
+        "<activities>\n"
+        "  <!--\n"
+        f"  {shown}\n"
+        "  -->\n"
+        "</activities>\n"
+    )
+    return text.encode()
