@@ -6,6 +6,7 @@ HTML result card, the JSON API's hit and the widget all render exactly this.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
@@ -45,7 +46,7 @@ def place_text(city: str | None, state: str | None, country: str | None) -> str:
     return ", ".join(parts)
 
 
-def where_text(hit: dict[str, Any]) -> str:
+def where_text(hit: Mapping[str, Any]) -> str:
     delivery = hit.get("delivery") or []
     online = "online" in delivery
     places = []
@@ -68,7 +69,7 @@ def where_text(hit: dict[str, Any]) -> str:
     return f"{text} and online" if online else text
 
 
-def board_badges(hit: dict[str, Any], my_board: str | None = None) -> list[dict[str, Any]]:
+def board_badges(hit: Mapping[str, Any], my_board: str | None = None) -> list[dict[str, Any]]:
     """One badge per board the listing counts for: its points and credit types; mine first."""
     badges = []
     for board in hit.get("board") or []:
@@ -87,7 +88,7 @@ def board_badges(hit: dict[str, Any], my_board: str | None = None) -> list[dict[
     return badges
 
 
-def card(hit: dict[str, Any], base_url: str = "", my_board: str | None = None) -> dict[str, Any]:
+def card(hit: Mapping[str, Any], base_url: str = "", my_board: str | None = None) -> dict[str, Any]:
     start, end = _d(hit.get("next_start") or hit.get("start_date")), _d(hit.get("end_date"))
     upcoming = [
         o for o in hit.get("occurrences") or [] if o.get("start_date") == hit.get("next_start")

@@ -3,6 +3,7 @@ the detail page and the JSON API's activity both show `listed_activity`."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
@@ -63,7 +64,7 @@ def listed_activity(
 
 
 def detail(
-    activity: Activity, doc: dict[str, Any], base_url: str, my_board: str | None
+    activity: Activity, doc: Mapping[str, Any], base_url: str, my_board: str | None
 ) -> dict[str, Any]:
     view = card(doc, base_url, my_board)
     ref = reference()
