@@ -68,11 +68,11 @@ def main() -> None:
 
     sessions = make_sessionmaker(registry(args.count))
     if args.backend == "embedded":
-        from indexer.embedded.engine import EmbeddedEngine
+        from indexer.embedded import EmbeddedEngine
 
         engine = EmbeddedEngine(Path("var/bench") / f"search-{args.count}.sqlite3")
     else:
-        from indexer.opensearch.engine import OpenSearchEngine
+        from indexer.opensearch import OpenSearchEngine
 
         engine = OpenSearchEngine.from_config(
             os.environ.get("OPENSEARCH_URL", "http://127.0.0.1:9200"), "bench"

@@ -2,7 +2,10 @@
 
 The HTML pages, the JSON API and the widget all parse their query string with
 `parse_request` and render a `SearchResult`; the OpenSearch and embedded engines both take a
-`SearchRequest` and return a `SearchResult`. Facets and sorts are declared here as data, once.
+`SearchRequest` and return a `SearchResult`. What a search can ask for is declared here as
+data, once, and read by the engines and the pages alike: the text fields and their weights
+(`TEXT_FIELDS`), the facets (`FACETS`) and how their values read (`FACET_VALUE_LABELS`), the
+date windows (`DATE_WINDOWS`) and the sorts (`SORTS`).
 
 Facet semantics, the same in both engines:
 - values within one facet are OR-ed (ABIM or ABA), facets are AND-ed (ABIM and online);
@@ -32,6 +35,28 @@ SCOPE_SEPARATOR = ":"
 
 
 @dataclass(frozen=True)
+class TextField:
+    name: str  # document field (see `indexer.document.SearchDocument`)
+    weight: float  # how much a match in it counts towards relevance, relative to the others
+
+
+# Where a search's text is looked for, and how much a match in each field weighs: a title
+# match outranks a description one. OpenSearch boosts each field by its weight (`title^6`);
+# the embedded engine gives its FTS5 columns these weights in bm25().
+TEXT_FIELDS: tuple[TextField, ...] = (
+    TextField("title", 6),
+    TextField("practice_area_names", 4),
+    # Counted boards' codes and names: "ABIM cardiology" finds ABIM's cardiology activities.
+    TextField("board_names", 2),
+    TextField("keywords", 3),
+    TextField("provider_name", 3),
+    TextField("objectives", 2),
+    TextField("description", 1),
+)
+TEXT_FIELD_NAMES = tuple(f.name for f in TEXT_FIELDS)
+
+
+@dataclass(frozen=True)
 class Facet:
     name: str  # query-string parameter and document field
     label: str
@@ -54,6 +79,17 @@ FACETS: tuple[Facet, ...] = (
 )
 FACET_NAMES = tuple(f.name for f in FACETS)
 
+# How the values of a facet read to a person, where the value itself is not what they'd say.
+# Values not listed read as themselves; practice areas and credit types read as
+# "ABIM · Cardiovascular Disease" (see `facet_label`); providers are labelled by name, which
+# only the index knows.
+FACET_VALUE_LABELS: Mapping[str, Mapping[str, str]] = {
+    "fee": {"free": "Free", "paid": "Paid"},
+    "mips": {"yes": "Registered for MIPS"},
+    "registration": {"open to all": "Open to all", "limited": "Limited"},
+    "delivery": {"in person": "In person", "online": "Online", "both": "In person and online"},
+}
+
 
 @dataclass(frozen=True)
 class Sort:
@@ -73,8 +109,25 @@ SORTS: tuple[Sort, ...] = (
 )
 SORT_NAMES = tuple(s.name for s in SORTS)
 
-# Date windows a physician picks from; "custom" uses date_from / date_to.
-WHEN = ("any", "upcoming", "this_month", "available_now", "custom")
+
+@dataclass(frozen=True)
+class DateWindow:
+    name: str  # the `when` query-string value
+    label: str  # the choice in the search form
+    short: str  # a chip or a feed title ("Available now"); empty for any and custom windows
+
+
+# Date windows a physician picks from; "custom" uses date_from / date_to (and reads as those
+# dates, so it has no short label). What each one matches: `SearchRequest.date_window` and
+# the contract in `indexer.engine`.
+DATE_WINDOWS: tuple[DateWindow, ...] = (
+    DateWindow("any", "Any time", ""),
+    DateWindow("upcoming", "Upcoming", "Upcoming"),
+    DateWindow("this_month", "This month", "This month"),
+    DateWindow("available_now", "Available now (enduring)", "Available now"),
+    DateWindow("custom", "Between dates", ""),
+)
+WHEN = tuple(w.name for w in DATE_WINDOWS)
 
 
 class SearchRequestError(ValueError):
@@ -208,17 +261,7 @@ def facet_label(facet: str, value: str) -> str:
     if facet in ("practice_area", "credit_type") and SCOPE_SEPARATOR in value:
         board, name = value.split(SCOPE_SEPARATOR, 1)
         return f"{board} · {name}"
-    if facet == "fee":
-        return {"free": "Free", "paid": "Paid"}.get(value, value)
-    if facet == "mips":
-        return {"yes": "Registered for MIPS"}.get(value, value)
-    if facet == "registration":
-        return {"open to all": "Open to all", "limited": "Limited"}.get(value, value)
-    if facet == "delivery":
-        return {"in person": "In person", "online": "Online", "both": "In person and online"}.get(
-            value, value
-        )
-    return value
+    return FACET_VALUE_LABELS.get(facet, {}).get(value, value)
 
 
 # --- parsing a query string -------------------------------------------------------------------
@@ -290,8 +333,8 @@ def parse_request(args: Mapping[str, Any]) -> SearchRequest:
     filters = {}
     for facet in FACET_NAMES:
         values = _many(args, facet)
-        if len(values) > 50:
-            problems[facet] = "at most 50 values"
+        if len(values) > MAX_VALUES_PER_FACET:
+            problems[facet] = f"at most {MAX_VALUES_PER_FACET} values"
         elif any(len(v) > 200 for v in values):
             problems[facet] = "a value is longer than 200 characters"
         elif values:

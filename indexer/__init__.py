@@ -9,11 +9,11 @@ from indexer.engine import SearchEngine
 def engine_from_config(config: Config) -> SearchEngine:
     """The configured engine: embedded (default, no server) or OpenSearch."""
     if config.search_backend == "embedded":
-        from indexer.embedded.engine import EmbeddedEngine
+        from indexer.embedded import EmbeddedEngine
 
         return EmbeddedEngine(config.data_dir / "search.sqlite3")
     if config.search_backend == "opensearch":
-        from indexer.opensearch.engine import OpenSearchEngine
+        from indexer.opensearch import OpenSearchEngine
 
         return OpenSearchEngine.from_config(
             config.opensearch_url,

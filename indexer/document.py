@@ -1,15 +1,19 @@
 """The one function that turns a registry activity into a search document.
 
 Pure: an activity (with its provider, board and REMS registrations and occurrences loaded),
-`today` and the reference data in; a dict out, or None when the activity is not listed today.
-Both engines index exactly this dict, so what a physician can find is decided here and in
-`directory.registry.rules`, never in an engine.
+`today` and the reference data in; a `SearchDocument` out, or None when the activity is not
+listed today. Both engines index exactly this dict, so what a physician can find is decided
+here and in `directory.registry.rules`, never in an engine.
+
+`SearchDocument` says what the dict holds. It is the plain JSON-able dict the engines store and
+return as hits; dates are ISO strings ("2026-11-22"), so a hit reads the same from either
+engine.
 """
 
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import TypedDict
 
 from directory.registry import rules
 from directory.registry.models import Activity
@@ -19,13 +23,69 @@ from directory.search import SCOPE_SEPARATOR
 ENDURING_FORMATS = frozenset({"Enduring Material", "Internet Enduring Material"})
 
 
+class OccurrenceDocument(TypedDict):
+    """One session of a repeated or multi-site course."""
+
+    start_date: str | None
+    end_date: str | None
+    city: str | None
+    state: str | None
+    country: str | None
+
+
+class SearchDocument(TypedDict):
+    """A listed activity as both engines index it. Facet fields are named as the facets of
+    `directory.search.FACETS`; text fields as `directory.search.TEXT_FIELDS`."""
+
+    id: int
+    # Text (searched): see directory.search.TEXT_FIELDS.
+    title: str
+    description: str
+    objectives: list[str]
+    keywords: list[str]
+    provider: str  # the provider's id, as the provider facet's value
+    provider_name: str
+    practice_area_names: list[str]
+    board_names: list[str]
+    # Facets (and filters).
+    format: str
+    delivery: list[str]
+    city: str | None
+    state: list[str]
+    country: list[str]
+    cities: list[str]
+    start_date: str | None
+    end_date: str | None
+    next_start: str | None
+    live: bool
+    enduring: bool
+    cme_credits: float | None
+    fee_cents: int | None
+    fee: str  # "free" or "paid"
+    registration: str | None
+    mips: list[str]  # ["yes"] or []
+    rems: list[str]
+    board: list[str]
+    practice_area: list[str]  # "ABIM:Cardiovascular Disease", see SCOPE_SEPARATOR
+    credit_type: list[str]
+    # Per-board points and claim deadlines, for the points and deadline sorts.
+    points: dict[str, float | None]
+    max_points: float | None
+    deadlines: dict[str, str | None]
+    claim_deadline: str | None
+    occurrences: list[OccurrenceDocument]
+    url: str | None
+    created_at: str | None
+    updated_at: str | None
+
+
 def _iso(d: date | None) -> str | None:
     return d.isoformat() if d else None
 
 
 def to_document(
     activity: Activity, today: date, ref: Reference | None = None, *, preview: bool = False
-) -> dict[str, Any] | None:
+) -> SearchDocument | None:
     """The search document, or None when not listed. `preview=True` renders it anyway, for
     a provider checking how an unlisted activity's card would read once listed."""
     ref = ref or reference()
@@ -46,7 +106,7 @@ def to_document(
     points = {r.board: r.points for r in counted}
     deadlines = {r.board: _iso(r.claim_deadline) for r in counted}
     provider = activity.provider
-    return {
+    document: SearchDocument = {
         "id": activity.id,
         "title": activity.title,
         "description": activity.description or "",
@@ -106,3 +166,4 @@ def to_document(
         "created_at": activity.created_at.isoformat() if activity.created_at else None,
         "updated_at": activity.updated_at.isoformat() if activity.updated_at else None,
     }
+    return document

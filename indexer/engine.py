@@ -1,13 +1,15 @@
 """What a search engine must do for the directory; OpenSearch and the embedded engine both do it.
 
-Documents are the dicts of `indexer.document.to_document`. The behaviour below is the
-contract that `tests/test_search_contract.py` runs, unchanged, against both engines.
+Documents are the dicts of `indexer.document.to_document` (`SearchDocument`). The behaviour
+below is the contract that `tests/test_search_contract.py` runs, unchanged, against both
+engines.
 
 Matching a SearchRequest (see `directory.search`):
 - Always: `end_date >= today` (an activity that ended since the last sync is never shown).
-- text: every query term must match (AND) in title, description, objectives, keywords,
-  provider_name, practice_area_names, board_names (title weighs most, then practice areas, keywords and
-  provider, then objectives, then description); English stemming (pediatric ~ pediatrics,
+- text: every query term must match (AND) in the text fields of `directory.search.TEXT_FIELDS`
+  (title, description, objectives, keywords, provider_name, practice_area_names,
+  board_names), weighted as declared there (title weighs most, then practice areas, keywords
+  and provider, then objectives, then description); English stemming (pediatric ~ pediatrics,
   diabetic ~ diabetes); accents folded; clinical synonyms from `indexer/synonyms.txt` (a query
   term or phrase in a group matches any term of the group); "quoted phrases" match as
   phrases; when nothing matches, a term within one edit of an indexed word is corrected
@@ -34,9 +36,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, Protocol
+from typing import Protocol
 
 from directory.search import SearchRequest, SearchResult
+from indexer.document import SearchDocument
 
 
 class SearchUnavailable(RuntimeError):
@@ -66,10 +69,10 @@ class ReindexStats:
 
 
 class SearchEngine(Protocol):
-    def reindex(self, documents: Iterable[dict[str, Any]], progress: bool = False) -> ReindexStats:
+    def reindex(self, documents: Iterable[SearchDocument], progress: bool = False) -> ReindexStats:
         """Build a new index from scratch and switch searches to it in one atomic step."""
 
-    def upsert(self, documents: list[dict[str, Any]]) -> None:
+    def upsert(self, documents: list[SearchDocument]) -> None:
         """Write documents (insert or replace by id), durably, or raise IndexingError."""
 
     def delete(self, ids: list[int]) -> None:

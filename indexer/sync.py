@@ -19,7 +19,6 @@ import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -35,7 +34,7 @@ from directory.registry.models import (
     with_children,
 )
 from directory.registry.reference import Reference, reference
-from indexer.document import to_document
+from indexer.document import SearchDocument, to_document
 from indexer.engine import ReindexStats, SearchEngine
 
 BATCH = 500
@@ -65,7 +64,7 @@ def _load(session: Session, ids: Iterable[int]) -> list[Activity]:
 
 def iter_documents(
     sessions: sessionmaker[Session], today: date, ref: Reference | None = None
-) -> Iterator[dict[str, Any]]:
+) -> Iterator[SearchDocument]:
     """Every listed activity's document, in id order, a batch of rows in memory at a time."""
     ref = ref or reference()
     last = 0

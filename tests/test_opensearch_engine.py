@@ -30,7 +30,9 @@ from directory.registry.models import Activity
 from directory.search import SearchRequest
 from indexer.document import to_document
 from indexer.engine import IndexingError, SearchUnavailable
-from indexer.opensearch.engine import MAPPING_FILE, OpenSearchEngine, _answering, _correction
+from indexer.opensearch import MAPPING_FILE, OpenSearchEngine
+from indexer.opensearch.index import answering as _answering
+from indexer.opensearch.query import correction as _correction
 from indexer.synonyms import synonym_lines
 from tests.factories import TODAY
 from tests.opensearch_server import connect_or_skip, delete_indices, unique_index_prefix

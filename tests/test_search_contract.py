@@ -18,7 +18,7 @@ from directory.demo import generate_into
 from directory.registry.db import make_engine, make_sessionmaker, upgrade
 from directory.registry.reference import reference
 from directory.search import FACETS, SearchRequest, parse_request
-from indexer.embedded.engine import EmbeddedEngine
+from indexer.embedded import EmbeddedEngine
 from indexer.sync import full_reindex, iter_documents, registry_listed_ids
 from tests import factories as f
 from tests.factories import TODAY
@@ -138,7 +138,7 @@ def sessions(registry):
 def make_engine_for(kind, tmp_path_factory):
     if kind == "embedded":
         return EmbeddedEngine(tmp_path_factory.mktemp("embedded") / "search.sqlite3"), lambda: None
-    from indexer.opensearch.engine import OpenSearchEngine
+    from indexer.opensearch import OpenSearchEngine
 
     client = connect_or_skip()
     prefix = unique_index_prefix("contract")

@@ -1,0 +1,215 @@
+"""The embedded index file: its tables, and writing documents into them.
+
+Layout of the index file:
+- docs: one row per document, the JSON body plus the columns filters and sorts read;
+- fts: FTS5 table over the searchable text (rowid = document id), weighted per column;
+- facets: (facet, value, doc_id) rows, one per value a document has for a facet;
+- labels: the name of each provider id, for the provider facet;
+- deadlines: (doc_id, board, points, deadline) for per-board sorts and the claim window;
+- words: the unstemmed words of titles, keywords, practice areas, boards and providers, for
+  typo correction;
+- suggestions: whole titles, practice areas and providers, for typeahead.
+
+The file uses a rollback journal, not WAL, because a full reindex `os.replace`s it and a WAL
+file belongs to its database by name: it must never be paired with a different file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sqlite3
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from directory.search import FACETS, TEXT_FIELD_NAMES, TEXT_FIELDS
+from indexer.document import SearchDocument
+from indexer.text import ascii_words, fold_simple
+
+TOKENIZER = "porter unicode61 remove_diacritics 2"
+
+# The fts table's columns, in order, and the document fields each one holds (list fields'
+# values joined by " | "). Board names share the practice areas' column: a column of their
+# own would change the file's layout, so every existing index would need a full reindex.
+FTS_COLUMNS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("title", ("title",)),
+    ("practice_areas", ("practice_area_names", "board_names")),
+    ("keywords", ("keywords",)),
+    ("provider", ("provider_name",)),
+    ("objectives", ("objectives",)),
+    ("description", ("description",)),
+)
+TEXT_COLUMNS = tuple(column for column, _ in FTS_COLUMNS)
+# BM25 weight of each column: that of its first field in `directory.search.TEXT_FIELDS` (so
+# board names weigh as practice areas do here, 4, where OpenSearch weighs them 2).
+_FIELD_WEIGHTS = {f.name: f.weight for f in TEXT_FIELDS}
+WEIGHTS = tuple(_FIELD_WEIGHTS[fields[0]] for _, fields in FTS_COLUMNS)
+# A text field added to TEXT_FIELDS must be given a column here, or it would silently go
+# unsearched by this engine.
+_UNINDEXED = set(TEXT_FIELD_NAMES) - {f for _, fields in FTS_COLUMNS for f in fields}
+if _UNINDEXED:
+    raise RuntimeError(f"text fields without an FTS5 column: {sorted(_UNINDEXED)}")
+
+# The fields whose words typos are corrected against, and what typeahead suggests whole.
+WORD_FIELDS = ("title", "provider_name", "keywords", "practice_area_names", "board_names")
+SUGGESTION_FIELDS = (
+    ("title", "title"),
+    ("practice_area", "practice_area_names"),
+    ("provider", "provider_name"),
+)
+
+SCHEMA = f"""
+CREATE TABLE docs (
+    id INTEGER PRIMARY KEY,
+    body TEXT NOT NULL,
+    end_date TEXT NOT NULL,
+    start_date TEXT,
+    next_start TEXT,
+    enduring INTEGER NOT NULL,
+    cme_credits REAL,
+    max_points REAL,
+    claim_deadline TEXT,
+    created_at TEXT
+);
+CREATE VIRTUAL TABLE fts USING fts5({", ".join(TEXT_COLUMNS)}, tokenize='{TOKENIZER}');
+CREATE TABLE facets (
+    facet TEXT NOT NULL, value TEXT NOT NULL, doc_id INTEGER NOT NULL,
+    PRIMARY KEY (facet, value, doc_id)
+) WITHOUT ROWID;
+CREATE INDEX facets_by_doc ON facets (doc_id);
+CREATE TABLE labels (facet TEXT NOT NULL, value TEXT NOT NULL, label TEXT NOT NULL,
+    PRIMARY KEY (facet, value)) WITHOUT ROWID;
+CREATE TABLE deadlines (
+    doc_id INTEGER NOT NULL, board TEXT NOT NULL, points REAL, deadline TEXT,
+    PRIMARY KEY (doc_id, board)
+) WITHOUT ROWID;
+CREATE TABLE words (word TEXT PRIMARY KEY, uses INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE suggestions (
+    kind TEXT NOT NULL, text TEXT NOT NULL, folded TEXT NOT NULL, uses INTEGER NOT NULL,
+    PRIMARY KEY (kind, text)
+) WITHOUT ROWID;
+CREATE INDEX suggestions_by_folded ON suggestions (folded);
+"""
+
+
+def folded_words(text: str) -> list[str]:
+    """The words this engine indexes and looks up: ASCII letters and digits, folded."""
+    return ascii_words(fold_simple(text))
+
+
+def _texts(doc: Mapping[str, Any], field: str) -> list[str]:
+    """A text field's values: one for a string field, every one for a list field."""
+    value = doc[field]
+    return list(value) if isinstance(value, list) else [value]
+
+
+# --- the file --------------------------------------------------------------------------------
+
+
+def create(target: Path) -> None:
+    """An empty index at `target`, unless one appeared there meanwhile (never replaced)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f"{target.name}.new-{os.getpid()}")
+    tmp.unlink(missing_ok=True)
+    conn = sqlite3.connect(tmp, isolation_level=None)
+    conn.executescript(SCHEMA)
+    conn.close()
+    with contextlib.suppress(FileExistsError):
+        os.link(tmp, target)  # create only if still absent: never replace a built index
+    tmp.unlink(missing_ok=True)
+
+
+def connect(target: Path) -> sqlite3.Connection:
+    """A connection to the index at `target` (an empty one if there is none yet), in
+    autocommit mode: transactions are explicit."""
+    if not target.exists():
+        create(target)
+    conn = sqlite3.connect(target, timeout=30, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=DELETE")
+    return conn
+
+
+# --- writing ---------------------------------------------------------------------------------
+
+
+def remove(conn: sqlite3.Connection, ids: list[int]) -> None:
+    """Delete documents by id, in chunks that stay under SQLite's parameter limit."""
+    for chunk_start in range(0, len(ids), 500):
+        chunk = ids[chunk_start : chunk_start + 500]
+        marks = ",".join("?" * len(chunk))
+        # Words and suggestions are left as they are: a stale one costs a wasted lookup.
+        for sql in (
+            f"DELETE FROM docs WHERE id IN ({marks})",
+            f"DELETE FROM fts WHERE rowid IN ({marks})",
+            f"DELETE FROM facets WHERE doc_id IN ({marks})",
+            f"DELETE FROM deadlines WHERE doc_id IN ({marks})",
+        ):
+            conn.execute(sql, chunk)
+
+
+def insert(conn: sqlite3.Connection, docs: list[SearchDocument]) -> None:
+    """Add documents (not yet in the index) to every table, in the caller's transaction."""
+    if not docs:
+        return
+    conn.executemany(
+        "INSERT INTO docs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            (
+                d["id"], json.dumps(d, separators=(",", ":")), d["end_date"], d["start_date"],
+                d["next_start"], int(d["enduring"]), d["cme_credits"], d["max_points"],
+                d["claim_deadline"], d["created_at"],
+            )
+            for d in docs
+        ],
+    )  # fmt: skip
+    conn.executemany(
+        f"INSERT INTO fts (rowid, {', '.join(TEXT_COLUMNS)})"
+        f" VALUES (?, {', '.join('?' * len(TEXT_COLUMNS))})",
+        [
+            (
+                d["id"],
+                *(" | ".join(t for f in fields for t in _texts(d, f)) for _, fields in FTS_COLUMNS),
+            )
+            for d in docs
+        ],
+    )
+    facet_rows = []
+    for d in docs:
+        for facet in FACETS:
+            value = d.get(facet.name)
+            values = value if isinstance(value, list) else [value]
+            facet_rows += [(facet.name, str(v), d["id"]) for v in values if v not in (None, "")]
+    conn.executemany("INSERT OR IGNORE INTO facets VALUES (?, ?, ?)", facet_rows)
+    conn.executemany(
+        "INSERT OR REPLACE INTO labels VALUES ('provider', ?, ?)",
+        {(d["provider"], d["provider_name"]) for d in docs},
+    )
+    conn.executemany(
+        "INSERT INTO deadlines VALUES (?, ?, ?, ?)",
+        [
+            (d["id"], board, d["points"].get(board), d["deadlines"].get(board))
+            for d in docs
+            for board in sorted(set(d["points"]) | set(d["deadlines"]))
+        ],
+    )
+    words: dict[str, int] = {}
+    suggestions: dict[tuple[str, str], int] = {}
+    for d in docs:
+        for field in WORD_FIELDS:
+            for text in _texts(d, field):
+                for w in folded_words(text):
+                    if len(w) > 2:
+                        words[w] = words.get(w, 0) + 1
+        for kind, field in SUGGESTION_FIELDS:
+            for text in _texts(d, field):
+                suggestions[(kind, text)] = suggestions.get((kind, text), 0) + 1
+    conn.executemany(
+        "INSERT INTO words VALUES (?, ?) ON CONFLICT (word) DO UPDATE SET uses = uses + excluded.uses",
+        words.items(),
+    )
+    conn.executemany(
+        "INSERT INTO suggestions VALUES (?, ?, ?, ?) ON CONFLICT (kind, text) DO UPDATE SET uses = uses + excluded.uses",
+        [(k, t, " ".join(folded_words(t)), n) for (k, t), n in suggestions.items()],
+    )
