@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from directory.config import Config
 from directory.registry.reference import reference
+from directory.search import DATE_WINDOWS, facet_label
 
 MY_BOARD_COOKIE = "my_board"
 
@@ -57,3 +58,6 @@ def install(app: Flask) -> None:
     app.teardown_appcontext(_close_session)
     app.context_processor(_template_context)
     app.jinja_env.globals["reference"] = app.config["REFERENCE"]
+    # The search form's date choices ("custom" is the From/To fields beside them).
+    app.jinja_env.globals["facet_label"] = facet_label  # value labels, declared in search.py
+    app.jinja_env.globals["date_windows"] = [w for w in DATE_WINDOWS if w.name != "custom"]

@@ -17,6 +17,7 @@ from flask import Blueprint, redirect, render_template, request, url_for
 from directory.registry.models import Provider
 from directory.registry.reference import reference
 from directory.search import (
+    DATE_WINDOWS,
     FACETS,
     SORTS,
     FacetResult,
@@ -34,6 +35,7 @@ from indexer.engine import SearchUnavailable
 bp = Blueprint("search", __name__)
 
 VISIBLE_FACET_VALUES = 10
+WINDOW_CHIPS = {w.name: w.short for w in DATE_WINDOWS}
 
 
 def search_url(req: SearchRequest, endpoint: str = "search.home") -> str:
@@ -70,11 +72,8 @@ def _chips(req: SearchRequest) -> list[dict[str, str]]:
             0, {"label": f"“{req.text}”", "url": search_url(replace(req, text="", page=1))}
         )
     if req.when != "any":
-        label = {
-            "upcoming": "Upcoming",
-            "this_month": "This month",
-            "available_now": "Available now",
-        }.get(req.when, f"{req.date_from or '…'} to {req.date_to or '…'}")
+        short = WINDOW_CHIPS.get(req.when)
+        label = short or f"{req.date_from or '…'} to {req.date_to or '…'}"
         chips.append(
             {
                 "label": label,

@@ -16,6 +16,7 @@ from urllib.parse import urlencode, urlsplit
 from flask import request, url_for
 
 from directory.search import (
+    DATE_WINDOWS,
     FACET_NAMES,
     SCOPE_SEPARATOR,
     SearchRequest,
@@ -108,12 +109,9 @@ def describe(search: SearchRequest, result: SearchResult | None = None) -> list[
             shown = [labels.get((facet, v)) or facet_label(facet, v) for v in values]
         if shown:
             parts.append(" or ".join(shown))
-    if search.when == "upcoming":
-        parts.append("upcoming")
-    elif search.when == "this_month":
-        parts.append("this month")
-    elif search.when == "available_now":
-        parts.append("available now")
+    short = {w.name: w.short for w in DATE_WINDOWS}.get(search.when)
+    if short:
+        parts.append(short.lower())
     elif search.when == "custom" and (search.date_from or search.date_to):
         start = search.date_from.isoformat() if search.date_from else "…"
         end = search.date_to.isoformat() if search.date_to else "…"
