@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import secrets
 import sysconfig
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,8 +37,11 @@ class Config:
     timezone: str = "America/New_York"
     # Run the incremental sync right after a provider's write, so changes show at once.
     sync_after_write: bool = True
-    # Unset, a random key per process: sessions then last until a restart, which is safe.
+    # Signs session cookies. Unset, one is made once and kept in the data folder (mode 0600),
+    # so every worker process and every restart signs with the same key.
     secret_key: str = ""
+    # Seconds a write waits for another writer (SQLite: a batch import) before answering 503.
+    database_busy_timeout: float = 5.0
     # The Jinja templates and the static files: the checkout's, or an installed wheel's.
     templates_dir: Path = SHIPPED / "templates"
     static_dir: Path = SHIPPED / "static"
@@ -59,7 +63,38 @@ class Config:
             opensearch_password=env.get("OPENSEARCH_PASSWORD") or None,
             timezone=env.get("DIRECTORY_TIMEZONE", defaults.timezone),
             sync_after_write=env.get("SYNC_AFTER_WRITE", "1").lower() not in ("0", "false", "no"),
-            secret_key=env.get("SECRET_KEY") or secrets.token_hex(32),
+            secret_key=env.get("SECRET_KEY") or "",
+            database_busy_timeout=float(
+                env.get("DATABASE_BUSY_TIMEOUT", defaults.database_busy_timeout)
+            ),
             templates_dir=Path(env.get("DIRECTORY_TEMPLATES_DIR", defaults.templates_dir)),
             static_dir=Path(env.get("DIRECTORY_STATIC_DIR", defaults.static_dir)),
         )
+
+
+SECRET_FILE = "secret_key"  # noqa: S105 - a file name, not a secret
+
+
+def persistent_secret(data_dir: Path) -> str:
+    """The data folder's session-signing key, made on first use, readable by its owner only.
+
+    Without SECRET_KEY each gunicorn worker used to draw its own key, so a sign-in worked only
+    on the requests that reached the worker that signed it. One file shared by the workers
+    (and kept across restarts) fixes that without asking every deployment to set a key.
+    """
+    path = data_dir / SECRET_FILE
+    data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        # O_EXCL: of two workers starting together, one writes the key and both read it.
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        pass
+    else:
+        with os.fdopen(fd, "w") as out:
+            out.write(secrets.token_hex(32))
+    for _ in range(50):
+        key = path.read_text().strip()
+        if key:
+            return key
+        time.sleep(0.01)  # the other worker is still writing it
+    raise RuntimeError(f"{path} is empty: delete it, or set SECRET_KEY")

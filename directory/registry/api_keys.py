@@ -11,10 +11,13 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import Engine, or_, select, update
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
+from directory.registry.db import is_busy
 from directory.registry.models import ApiKey, Provider, utcnow
 
 KEY_PREFIX = "cme"
@@ -51,8 +54,39 @@ def authenticate(session: Session, presented: str | None) -> ApiKey | None:
         return None
     if not hmac.compare_digest(record.key_hash, _hash(presented.strip())):
         return None
-    record.last_used_at = utcnow()
     return record
+
+
+# last_used_at is for the provider's own records ("when was this key last used?"), so a
+# minute's precision is plenty; writing it on every request would make every read a write.
+TOUCH_EVERY = timedelta(minutes=1)
+
+
+def touch(engine: Engine, key: ApiKey) -> None:
+    """Note that `key` was used, in its own short transaction, at most once a minute.
+
+    It never holds up the request: authentication is a read, and while a batch import holds
+    SQLite's write lock this write is skipped (the next request past the minute tries again).
+    """
+    now = utcnow()
+    if key.last_used_at is not None and _aware(key.last_used_at) > now - TOUCH_EVERY:
+        return
+    try:
+        with engine.begin() as connection:
+            connection.execute(
+                update(ApiKey)
+                .where(ApiKey.id == key.id)
+                .where(or_(ApiKey.last_used_at.is_(None), ApiKey.last_used_at < now - TOUCH_EVERY))
+                .values(last_used_at=now)
+            )
+    except OperationalError as exc:
+        if not is_busy(exc):
+            raise
+
+
+def _aware(moment: datetime) -> datetime:
+    # SQLite hands back naive datetimes; the registry writes them in UTC.
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def revoke(session: Session, prefix: str) -> ApiKey | None:

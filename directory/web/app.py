@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from directory.config import Config
+from directory.config import Config, persistent_secret
 from directory.registry.db import make_engine, make_sessionmaker
 from directory.registry.reference import reference
 from directory.web import assets, context, errors, headers
@@ -22,11 +22,11 @@ def create_app(config: Config | None = None) -> Flask:
         template_folder=str(config.templates_dir),
         static_folder=None,  # WhiteNoise serves static/, see directory/web/assets.py
     )
-    app.config["SECRET_KEY"] = config.secret_key
+    app.config["SECRET_KEY"] = config.secret_key or persistent_secret(config.data_dir)
     app.config["DIRECTORY"] = config
     # Load and check the reference data now: a broken data file should stop start-up, not a page.
     app.config["REFERENCE"] = reference()
-    engine = make_engine(config.database_url)
+    engine = make_engine(config.database_url, config.database_busy_timeout)
     app.extensions["directory_engine"] = engine
     app.extensions["directory_sessions"] = make_sessionmaker(engine)
 

@@ -8,7 +8,10 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask, Response, jsonify, render_template, request
+from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
+
+from directory.registry.db import is_busy
 
 
 def json_error(status: int, message: str, **extra: Any) -> Response:
@@ -21,7 +24,29 @@ def _is_api() -> bool:
     return request.path.startswith("/api/")
 
 
+BUSY_RETRY_SECONDS = 5
+
+
+def _busy(exc: DBAPIError) -> Any:
+    """The registry is busy (a batch import holds the write lock): 503 and when to retry."""
+    if not is_busy(exc):
+        raise exc
+    message = "the directory is busy saving another upload; please try again in a few seconds"
+    if _is_api():
+        response = json_error(503, message)
+    else:
+        response = Response(
+            f"<!doctype html><title>Busy</title><p>{message.capitalize()}.</p>",
+            status=503,
+            content_type="text/html; charset=utf-8",
+        )
+    response.headers["Retry-After"] = str(BUSY_RETRY_SECONDS)
+    return response
+
+
 def install(app: Flask) -> None:
+    app.register_error_handler(DBAPIError, _busy)
+
     @app.errorhandler(404)
     def _not_found(_exc: HTTPException) -> Any:
         if _is_api():

@@ -5,7 +5,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, abort, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from sqlalchemy import select
 
 from directory.provider_data import published
@@ -69,7 +79,7 @@ def provider_sign_in() -> Any:
     if request.method == "POST":
         key = api_keys.authenticate(db_session(), request.form.get("key", ""))
         if key is not None:
-            db_session().commit()
+            api_keys.touch(current_app.extensions["directory_engine"], key)
             session.clear()
             session["provider_id"] = key.provider_id
             return redirect(url_for("provider.provider", provider_id=key.provider_id), code=303)

@@ -40,7 +40,7 @@ def requires_key(view: Callable[..., Any]) -> Callable[..., Any]:
         key = api_keys.authenticate(db_session(), presented)
         if key is None:
             return error(401, "this API key is not valid or has been revoked")
-        db_session().commit()  # last_used_at
+        api_keys.touch(current_app.extensions["directory_engine"], key)
         g.api_key = key
         return view(*args, **kwargs)
 
