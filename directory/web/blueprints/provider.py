@@ -79,6 +79,8 @@ def provider_sign_in() -> Any:
     if request.method == "POST":
         key = api_keys.authenticate(db_session(), request.form.get("key", ""))
         if key is not None:
+            # End this request's read snapshot first: its own writes must see the touch.
+            db_session().commit()
             api_keys.touch(current_app.extensions["directory_engine"], key)
             session.clear()
             session["provider_id"] = key.provider_id

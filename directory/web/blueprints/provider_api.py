@@ -40,6 +40,8 @@ def requires_key(view: Callable[..., Any]) -> Callable[..., Any]:
         key = api_keys.authenticate(db_session(), presented)
         if key is None:
             return error(401, "this API key is not valid or has been revoked")
+        # End this request's read snapshot first: its own writes must see the touch.
+        db_session().commit()
         api_keys.touch(current_app.extensions["directory_engine"], key)
         g.api_key = key
         return view(*args, **kwargs)
