@@ -221,5 +221,19 @@ def import_file(path: str, provider_id: int, dry_run: bool) -> None:
         click.echo("run `directory sync` to bring search up to date")
 
 
+@cli.group("jobs")
+def jobs_group() -> None:
+    """Large uploads imported outside the request (see directory/web/jobs.py)."""
+
+
+@jobs_group.command("run")
+def jobs_run() -> None:
+    """Run queued batch jobs, and any a dead worker left running, until none is left."""
+    from directory.web import jobs
+
+    ran = jobs.run_pending(current_app._get_current_object())  # type: ignore[attr-defined]
+    click.echo(f"ran {ran} batch job{'s' if ran != 1 else ''}")
+
+
 def main() -> None:
     cli()

@@ -20,6 +20,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -263,3 +264,30 @@ def with_children() -> tuple[Any, ...]:
         selectinload(Activity.occurrences),
         selectinload(Activity.provider),
     )
+
+
+class BatchJob(Base):
+    """A provider's large upload, imported outside the request that brought it.
+
+    The file itself is kept in the row, so a job survives the worker that took it: one found
+    `running` long after it started is run again (the import is all or nothing, so a run that
+    died wrote nothing). `token` names the job in URLs; it is random, so job ids reveal nothing.
+    """
+
+    __tablename__ = "batch_jobs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token: Mapped[str] = mapped_column(String(40), unique=True)
+    provider_id: Mapped[int] = mapped_column(ForeignKey("providers.id"), index=True)
+    api_key_id: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id"))
+    filename: Mapped[str] = mapped_column(String(255))
+    dry_run: Mapped[bool] = mapped_column(Boolean, default=False)
+    # queued -> running -> done (the report says whether it was saved) or failed (no report)
+    status: Mapped[str] = mapped_column(String(20), default="queued", index=True)
+    data: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
+    size: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The batch report as JSON once done; a one-line reason once failed.
+    result: Mapped[str | None] = mapped_column(Text)

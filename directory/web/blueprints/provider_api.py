@@ -14,13 +14,14 @@ from collections.abc import Callable, Iterable
 from functools import wraps
 from typing import Any
 
-from flask import Blueprint, Response, current_app, g, jsonify, request
+from flask import Blueprint, Response, current_app, g, jsonify, request, url_for
 from sqlalchemy import func, select
 
 from directory.provider_data import batch
 from directory.provider_data.files import FileRejected, Record, read_document, read_records
 from directory.registry import api_keys, rules
 from directory.registry.models import Activity, ApiKey, with_children
+from directory.web import jobs
 from directory.web.context import db_session, today
 from directory.web.errors import json_error as error
 from directory.web.search_service import sync_after_write
@@ -98,6 +99,42 @@ def describe(activity: Activity) -> dict[str, Any]:
 def _search_note() -> dict[str, str]:
     """Bring search up to date now if configured to; say when changes will show."""
     return sync_after_write()
+
+
+def _queue(filename: str, data: bytes, dry_run: bool) -> Response:
+    """A large upload becomes a job: 202 now, the report at the job's URL when it is done."""
+    job = jobs.submit(
+        current_app._get_current_object(),  # type: ignore[attr-defined]
+        _key().provider_id,
+        _key().id,
+        filename,
+        data,
+        dry_run,
+    )
+    url = url_for("provider_api.get_job", token=job.token)
+    response = jsonify(
+        {
+            "job": job.as_dict(),
+            "message": "the file is being checked and imported; poll the job for its report",
+            "links": {"job": url},
+        }
+    )
+    response.status_code = 202
+    response.headers["Location"] = url
+    response.headers["Retry-After"] = "2"
+    return response
+
+
+@bp.get("/jobs/<token>")
+@requires_key
+def get_job(token: str) -> Any:
+    job = jobs.find(db_session(), _key().provider_id, token)
+    if job is None:
+        return error(404, f"you have no batch job '{token}'")
+    response = jsonify({"job": job.as_dict()})
+    if job.status in ("queued", "running"):
+        response.headers["Retry-After"] = "2"
+    return response
 
 
 def _write(
@@ -276,6 +313,9 @@ def batch_upload() -> Any:
         return error(
             400, "send a file: multipart field 'file', or the body with ?filename=activities.csv"
         )
+    as_job = request.args.get("job", "").lower() in ("1", "true", "yes")
+    if as_job or len(data) > jobs.INLINE_MAX_BYTES:
+        return _queue(filename, data, dry_run)
     report, failure = _write(data, filename, dry_run=dry_run)
     if failure is not None:
         return failure

@@ -1,0 +1,155 @@
+"""Large uploads as jobs: 202 at once, the report at the job's URL, all or nothing."""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from directory.provider_data import published
+from directory.registry import api_keys
+from directory.registry.models import Activity, BatchJob, utcnow
+from directory.web import jobs
+from tests import factories as f
+
+
+@pytest.fixture
+def keys(engine):
+    with Session(engine) as session:
+        a = f.provider(id=1, name="Provider A")
+        b = f.provider(id=2, name="Provider B")
+        session.add_all([a, b])
+        issued = {
+            "A": api_keys.issue(session, a, "t").key,
+            "B": api_keys.issue(session, b, "t").key,
+        }
+        session.commit()
+    return issued
+
+
+def auth(key):
+    return {"Authorization": f"Bearer {key}"}
+
+
+def example_csv() -> bytes:
+    return published.example("csv")[2]
+
+
+def upload(client, key, data, query="job=1"):
+    return client.post(
+        f"/api/v1/provider/batch?filename=activities.csv&{query}", data=data, headers=auth(key)
+    )
+
+
+def wait_for(client, key, url):
+    for _ in range(300):
+        job = client.get(url, headers=auth(key)).get_json()["job"]
+        if job["status"] in ("done", "failed"):
+            return job
+        time.sleep(0.05)
+    raise AssertionError(f"job still {job['status']}")
+
+
+def activities(engine, provider_id=1):
+    with Session(engine) as session:
+        return session.scalar(
+            select(func.count()).select_from(Activity).where(Activity.provider_id == provider_id)
+        )
+
+
+def test_an_upload_as_a_job_answers_202_and_reports_when_done(client, engine, keys):
+    response = upload(client, keys["A"], example_csv())
+    assert response.status_code == 202
+    url = response.headers["Location"]
+    assert response.get_json()["links"]["job"] == url
+    assert response.get_json()["job"]["status"] in ("queued", "running", "done")
+    job = wait_for(client, keys["A"], url)
+    assert job["status"] == "done"
+    assert job["report"]["written"] is True
+    assert job["report"]["created"] == len(published.example_payloads())
+    assert activities(engine) == len(published.example_payloads())
+
+
+def test_a_large_upload_becomes_a_job_by_itself(client, keys, monkeypatch):
+    monkeypatch.setattr(jobs, "INLINE_MAX_BYTES", 100)
+    response = upload(client, keys["A"], example_csv(), query="dry_run=1")
+    assert response.status_code == 202
+    job = wait_for(client, keys["A"], response.headers["Location"])
+    assert job["dry_run"] is True and job["report"]["written"] is False
+
+
+def test_a_job_with_errors_saves_nothing(client, engine, keys):
+    bad = example_csv().replace(b"Course", b"Not a format", 1)
+    job = wait_for(client, keys["A"], upload(client, keys["A"], bad).headers["Location"])
+    assert job["status"] == "done"
+    assert job["report"]["written"] is False
+    assert job["report"]["errors"]
+    assert activities(engine) == 0
+
+
+def test_a_rejected_file_fails_with_its_reason(client, keys):
+    job = wait_for(
+        client,
+        keys["A"],
+        client.post(
+            "/api/v1/provider/batch?filename=activities.pdf&job=1",
+            data=b"%PDF-1.7",
+            headers=auth(keys["A"]),
+        ).headers["Location"],
+    )
+    assert job["status"] == "failed"
+    assert job["failure"] and "pdf" in job["failure"].lower()
+
+
+def test_another_providers_job_is_not_found(client, keys):
+    url = upload(client, keys["A"], example_csv()).headers["Location"]
+    wait_for(client, keys["A"], url)
+    assert client.get(url, headers=auth(keys["B"])).status_code == 404
+    assert client.get(url).status_code == 401
+
+
+def test_a_job_left_running_by_a_dead_worker_runs_again(app, engine, keys):
+    with Session(engine) as session:
+        session.add(
+            BatchJob(
+                token="left-behind",
+                provider_id=1,
+                filename="activities.csv",
+                dry_run=False,
+                status="running",
+                started_at=utcnow() - jobs.STALE_AFTER - timedelta(minutes=1),
+                data=example_csv(),
+                size=len(example_csv()),
+            )
+        )
+        session.commit()
+    assert jobs.run_pending(app) == 1
+    with Session(engine) as session:
+        job = session.scalar(select(BatchJob).where(BatchJob.token == "left-behind"))
+        assert job.status == "done" and job.data is None
+    assert activities(engine) == len(published.example_payloads())
+    assert jobs.run_pending(app) == 0  # done jobs are not run twice
+
+
+def test_the_command_line_runs_the_queue(app, engine, keys):
+    with Session(engine) as session:
+        session.add(
+            BatchJob(
+                token="queued-1",
+                provider_id=1,
+                filename="activities.csv",
+                dry_run=True,
+                status="queued",
+                data=example_csv(),
+                size=len(example_csv()),
+            )
+        )
+        session.commit()
+    from directory.cli import cli
+
+    result = app.test_cli_runner().invoke(cli, ["jobs", "run"])
+    assert result.exit_code == 0, result.output
+    assert "ran 1 batch job" in result.output
