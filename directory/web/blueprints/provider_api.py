@@ -24,11 +24,10 @@ from directory.registry.models import Activity, ApiKey, with_children
 from directory.web import jobs
 from directory.web.context import db_session, today
 from directory.web.errors import json_error as error
+from directory.web.presenters.openapi_provider import MAX_PER_PAGE
 from directory.web.search_service import sync_after_write
 
 bp = Blueprint("provider_api", __name__, url_prefix="/api/v1/provider")
-
-MAX_PER_PAGE = 200
 
 
 def requires_key(view: Callable[..., Any]) -> Callable[..., Any]:

@@ -14,6 +14,7 @@ from directory.search import (
     SORT_NAMES,
     WHEN,
 )
+from directory.web.presenters import openapi_provider
 
 ERROR = {"$ref": "#/components/schemas/Error"}
 
@@ -167,7 +168,7 @@ def document() -> dict[str, Any]:
             "values": {"type": "array", "items": facet_value},
         },
     }
-    return {
+    public: dict[str, Any] = {
         "openapi": "3.1.0",
         "info": {
             "title": "CME Directory API",
@@ -234,9 +235,16 @@ def document() -> dict[str, Any]:
                             "properties": {
                                 "status": {"type": "integer"},
                                 "message": {"type": "string"},
+                                # The public API names bad parameters; the providers' web
+                                # service lists each problem of an activity or a file.
                                 "problems": {
-                                    "type": "object",
-                                    "additionalProperties": {"type": "string"},
+                                    "anyOf": [
+                                        {
+                                            "type": "object",
+                                            "additionalProperties": {"type": "string"},
+                                        },
+                                        {"type": "array", "items": {"type": "object"}},
+                                    ]
                                 },
                             },
                         }
@@ -327,3 +335,7 @@ def document() -> dict[str, Any]:
             }
         },
     }
+    public["paths"].update(openapi_provider.paths())
+    public["components"]["schemas"].update(openapi_provider.schemas())
+    public["components"]["securitySchemes"] = openapi_provider.SECURITY_SCHEMES
+    return public

@@ -1,0 +1,281 @@
+"""The providers' web service in the OpenAPI document: paths, the bearer key, and schemas.
+
+Kept beside `openapi.py` (the public API) so each stays readable; `openapi.document()` merges
+the two. `MAX_PER_PAGE` is declared here and used by the provider API itself, so the document
+and the behaviour cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+# The most activities one page of the provider API lists (blueprints/provider_api.py uses it).
+MAX_PER_PAGE = 200
+ERROR = {"$ref": "#/components/schemas/Error"}
+KEY: list[dict[str, list[str]]] = [{"providerKey": []}]
+ACTIVITY_ID = {
+    "name": "provider_activity_id",
+    "in": "path",
+    "required": True,
+    "description": "Your own id for the activity.",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 100},
+}
+
+
+def _json(schema: str) -> dict[str, Any]:
+    return {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}}
+
+
+def _errors(*codes: int) -> dict[str, Any]:
+    texts = {
+        400: "Bad request",
+        401: "No key, or a key that is not valid",
+        404: "You have no such activity",
+        409: "Conflict",
+        413: "Too large",
+        415: "Not JSON",
+        422: "The activity or file breaks the registry's rules; nothing was saved",
+        429: "Too many requests",
+        503: "Busy; retry after the Retry-After seconds",
+    }
+    return {
+        str(c): {"description": texts[c], "content": {"application/json": {"schema": ERROR}}}
+        for c in codes
+    }
+
+
+def paths(max_per_page: int = MAX_PER_PAGE) -> dict[str, Any]:
+    common = (401, 429, 503)
+    body = {"required": True, "content": _json("ProviderActivityInput")}
+    written = {
+        "200": {"description": "Updated or unchanged", "content": _json("ProviderWrite")},
+        "201": {"description": "Created", "content": _json("ProviderWrite")},
+    }
+    return {
+        "/api/v1/provider/activities": {
+            "get": {
+                "summary": "Your activities, each with its listing status",
+                "operationId": "provider_list",
+                "security": KEY,
+                "parameters": [
+                    {
+                        "name": "page",
+                        "in": "query",
+                        "schema": {"type": "integer", "minimum": 1, "maximum": 100_000},
+                    },
+                    {
+                        "name": "per_page",
+                        "in": "query",
+                        "schema": {"type": "integer", "minimum": 1, "maximum": max_per_page},
+                    },
+                ],
+                "responses": {
+                    "200": {"description": "OK", "content": _json("ProviderActivities")},
+                    **_errors(400, *common),
+                },
+            },
+            "post": {
+                "summary": "Create one activity",
+                "operationId": "provider_create",
+                "security": KEY,
+                "requestBody": body,
+                "responses": {**written, **_errors(400, 409, 415, 422, *common)},
+            },
+        },
+        "/api/v1/provider/activities/{provider_activity_id}": {
+            "get": {
+                "summary": "One of your activities",
+                "operationId": "provider_get",
+                "security": KEY,
+                "parameters": [ACTIVITY_ID],
+                "responses": {
+                    "200": {"description": "OK", "content": _json("ProviderActivity")},
+                    **_errors(404, *common),
+                },
+            },
+            "put": {
+                "summary": "Create or replace one of your activities",
+                "operationId": "provider_put",
+                "security": KEY,
+                "parameters": [ACTIVITY_ID],
+                "requestBody": body,
+                "responses": {**written, **_errors(400, 415, 422, *common)},
+            },
+            "delete": {
+                "summary": "Delete it (unless learner completions were reported: then withdraw)",
+                "operationId": "provider_delete",
+                "security": KEY,
+                "parameters": [ACTIVITY_ID],
+                "responses": {
+                    "200": {"description": "Deleted", "content": _json("ProviderDeleted")},
+                    **_errors(404, 409, *common),
+                },
+            },
+        },
+        "/api/v1/provider/activities/{provider_activity_id}/withdraw": {
+            "post": {
+                "summary": "Take it out of the public directory",
+                "operationId": "provider_withdraw",
+                "security": KEY,
+                "parameters": [ACTIVITY_ID],
+                "responses": {
+                    "200": {"description": "Withdrawn", "content": _json("ProviderWithdrawn")},
+                    **_errors(404, *common),
+                },
+            },
+        },
+        "/api/v1/provider/batch": {
+            "post": {
+                "summary": "A file of activities, checked and written as one batch",
+                "description": "Small files answer with the report; files over 1 MiB, or with "
+                "job=1, answer 202 with a job to poll.",
+                "operationId": "provider_batch",
+                "security": KEY,
+                "parameters": [
+                    {"name": "filename", "in": "query", "schema": {"type": "string"}},
+                    {"name": "dry_run", "in": "query", "schema": {"type": "boolean"}},
+                    {"name": "job", "in": "query", "schema": {"type": "boolean"}},
+                ],
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/octet-stream": {"schema": {"type": "string"}}},
+                },
+                "responses": {
+                    "200": {"description": "The batch report", "content": _json("BatchReport")},
+                    "202": {"description": "Queued as a job", "content": _json("JobAccepted")},
+                    **_errors(400, 413, 422, *common),
+                },
+            },
+        },
+        "/api/v1/provider/jobs/{token}": {
+            "get": {
+                "summary": "A batch job: its status and, once done, its report",
+                "operationId": "provider_job",
+                "security": KEY,
+                "parameters": [
+                    {"name": "token", "in": "path", "required": True, "schema": {"type": "string"}}
+                ],
+                "responses": {
+                    "200": {"description": "OK", "content": _json("JobStatus")},
+                    **_errors(404, *common),
+                },
+            },
+        },
+    }
+
+
+def schemas() -> dict[str, Any]:
+    listing = {
+        "type": "object",
+        "required": ["listed", "why_not_listed", "counts_for", "boards"],
+        "properties": {
+            "listed": {"type": "boolean"},
+            "why_not_listed": {"type": "array", "items": {"type": "string"}},
+            "counts_for": {"type": "array", "items": {"type": "string"}},
+            "boards": {"type": "array", "items": {"type": "string"}},
+        },
+    }
+    message = {
+        "type": "object",
+        "required": ["field", "message"],
+        "properties": {
+            "location": {"type": ["string", "null"]},
+            "field": {"type": "string"},
+            "message": {"type": "string"},
+            "text": {"type": "string"},
+        },
+    }
+    report = {
+        "type": "object",
+        "required": ["written", "created", "updated", "unchanged", "errors", "warnings"],
+        "properties": {
+            "written": {"type": "boolean"},
+            "created": {"type": "integer", "minimum": 0},
+            "updated": {"type": "integer", "minimum": 0},
+            "unchanged": {"type": "integer", "minimum": 0},
+            "errors": {"type": "array", "items": message},
+            "warnings": {"type": "array", "items": message},
+        },
+    }
+    job = {
+        "type": "object",
+        "required": ["id", "status", "filename", "dry_run", "created_at", "report"],
+        "properties": {
+            "id": {"type": "string"},
+            "status": {"type": "string", "enum": ["queued", "running", "done", "failed"]},
+            "filename": {"type": "string"},
+            "dry_run": {"type": "boolean"},
+            "report": {"oneOf": [report, {"type": "null"}]},
+            "failure": {"type": ["string", "null"]},
+        },
+    }
+    activity = {
+        "type": "object",
+        "required": ["id", "provider_activity_id", "listing"],
+        "properties": {
+            "id": {"type": "integer"},
+            "provider_activity_id": {"type": "string"},
+            "listing": listing,
+        },
+    }
+    return {
+        "ProviderActivityInput": {
+            "type": "object",
+            "description": "An activity in the published layout's JSON keys (see /provider-data).",
+            "properties": {
+                "provider_activity_id": {"type": "string"},
+                "title": {"type": "string"},
+                "format": {"type": "string"},
+                "start_date": {"type": "string"},
+                "end_date": {"type": "string"},
+                "url": {"type": "string"},
+            },
+        },
+        "ProviderActivity": activity,
+        "ProviderActivities": {
+            "type": "object",
+            "required": ["total", "page", "per_page", "activities"],
+            "properties": {
+                "total": {"type": "integer", "minimum": 0},
+                "page": {"type": "integer", "minimum": 1},
+                "per_page": {"type": "integer", "minimum": 1},
+                "activities": {"type": "array", "items": activity},
+            },
+        },
+        "ProviderWrite": {
+            "type": "object",
+            "required": ["activity", "result", "warnings", "search"],
+            "properties": {
+                "activity": activity,
+                "result": {"type": "string", "enum": ["created", "updated", "unchanged"]},
+                "warnings": {"type": "array", "items": message},
+                "search": {"type": "object"},
+            },
+        },
+        "ProviderWithdrawn": {
+            "type": "object",
+            "required": ["activity", "search"],
+            "properties": {"activity": activity, "search": {"type": "object"}},
+        },
+        "ProviderDeleted": {
+            "type": "object",
+            "required": ["deleted", "search"],
+            "properties": {"deleted": {"type": "string"}, "search": {"type": "object"}},
+        },
+        "BatchReport": report,
+        "JobStatus": {"type": "object", "required": ["job"], "properties": {"job": job}},
+        "JobAccepted": {
+            "type": "object",
+            "required": ["job", "links"],
+            "properties": {"job": job, "links": {"type": "object"}},
+        },
+    }
+
+
+SECURITY_SCHEMES = {
+    "providerKey": {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "A provider's API key (`directory api-key create`): cme_...",
+    }
+}
