@@ -31,6 +31,10 @@ DEFAULT_PER_PAGE = 20
 MAX_PAGE = 100
 MAX_RESULT_WINDOW = MAX_PAGE * MAX_PER_PAGE
 MAX_VALUES_PER_FACET = 50
+# However they are spread over the facets: every selection is a filter the engines apply and a
+# chip the page shows, so a request carries a bounded number, in a bounded query string.
+MAX_SELECTIONS = 50
+MAX_QUERY_STRING_LENGTH = 4000
 SCOPE_SEPARATOR = ":"
 
 
@@ -291,9 +295,29 @@ def _many(args: Mapping[str, Any], name: str) -> tuple[str, ...]:
     return tuple(seen)
 
 
+def _query_string_length(args: Mapping[str, Any]) -> int:
+    """About how long the query string is: every name=value pair and its separator."""
+    getlist = getattr(args, "getlist", None)
+    total = 0
+    for name in args:
+        values = getlist(name) if getlist else args[name]
+        if not isinstance(values, list | tuple):
+            values = [values]
+        total += sum(len(str(name)) + len(str(v)) + 2 for v in values)
+    return total
+
+
 def parse_request(args: Mapping[str, Any]) -> SearchRequest:
     """Read a search from query-string arguments; every problem is reported at once."""
     problems: dict[str, str] = {}
+    length = _query_string_length(args)
+    if length > MAX_QUERY_STRING_LENGTH:
+        raise SearchRequestError(
+            {
+                "query": f"the search is {length:,} characters long; at most "
+                f"{MAX_QUERY_STRING_LENGTH:,}, please: remove some selections"
+            }
+        )
 
     def number(name: str, kind: type, low: float, high: float) -> Any:
         try:
@@ -339,6 +363,11 @@ def parse_request(args: Mapping[str, Any]) -> SearchRequest:
             problems[facet] = "a value is longer than 200 characters"
         elif values:
             filters[facet] = values
+    selections = sum(len(v) for v in filters.values())
+    if selections > MAX_SELECTIONS:
+        problems["filters"] = (
+            f"{selections} values are selected; at most {MAX_SELECTIONS} in all, please"
+        )
 
     when = _one(args, "when") or "any"
     if when not in WHEN:

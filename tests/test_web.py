@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from directory.demo import generate_into
 from tests import factories as f
 from tests.conftest import index_app
+from tests.test_web_security import form_token
 
 
 @pytest.fixture
@@ -130,11 +131,15 @@ def test_api_caching_and_cors(client, indexed):
 
 def test_my_board_orders_badges_but_never_filters(client, indexed):
     everyone = client.get("/api/v1/search?per_page=50").get_json()["total"]
-    client.post("/my-board", data={"board": "ABA", "next": "/"})
+    token = form_token(client, "/")  # the form's CSRF token, as a browser would send it
+    client.post("/my-board", data={"board": "ABA", "next": "/", "csrf_token": token})
     html = client.get("/").get_data(as_text=True)
     assert f"{everyone:,} activities" in html
     assert 'id="only-my-board"' in html and "board=ABA" in html
-    bad = client.post("/my-board", data={"board": "ABA", "next": "https://evil.example/"})
+    bad = client.post(
+        "/my-board",
+        data={"board": "ABA", "next": "https://evil.example/", "csrf_token": token},
+    )
     assert bad.headers["Location"] == "/"
 
 

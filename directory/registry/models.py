@@ -235,6 +235,21 @@ class ApiKey(Base):
     provider: Mapped[Provider] = relationship()
 
 
+class WebSession(Base):
+    """A provider signed in in a browser with one of its keys. The session cookie holds a random
+    token and this row its SHA-256 (as keys are stored), so the table cannot sign anyone in; the
+    session is over when it is ended (sign-out) or its key is revoked."""
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    api_key_id: Mapped[int] = mapped_column(ForeignKey("api_keys.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    api_key: Mapped[ApiKey] = relationship()
+
+
 class ActivityChange(Base):
     """Who changed an activity, when, how (web service, batch file, command line)."""
 

@@ -1,4 +1,5 @@
-"""What every request knows: its database session, today's date, and the physician's board.
+"""What every request knows: its database session, today's date, the physician's board, and
+the provider signed in, if any.
 
 Views and presenters import these functions; nothing here imports a view, so the factory
 (`app.py`) can import every blueprint without a circle.
@@ -6,18 +7,26 @@ Views and presenters import these functions; nothing here imports a view, so the
 
 from __future__ import annotations
 
-from datetime import date, datetime
+import hashlib
+import secrets
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import Flask, current_app, g, request
+from flask import Flask, current_app, g, request, session
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from directory.config import Config
+from directory.registry.models import ApiKey, WebSession, utcnow
 from directory.registry.reference import reference
 from directory.search import DATE_WINDOWS, facet_label
 
 MY_BOARD_COOKIE = "my_board"
+# The one thing a provider's session cookie says about them: which web_sessions row it is.
+PROVIDER_SESSION = "web_session"
+# However it is used, a sign-in lasts a working day at most.
+SESSION_LIFETIME = timedelta(hours=12)
 
 
 def db_session() -> Session:
@@ -47,6 +56,62 @@ def my_board() -> str | None:
     """
     board = request.cookies.get(MY_BOARD_COOKIE)
     return board if board in reference().boards else None
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def start_provider_session(key: ApiKey) -> None:
+    """Sign this browser in with `key`: a new web_sessions row, the cookie naming only it.
+
+    The cookie is cleared first, so nothing from before the sign-in (a planted form token, an
+    earlier provider) carries over."""
+    token = secrets.token_urlsafe(32)
+    db_session().add(WebSession(id=_token_hash(token), api_key_id=key.id))
+    db_session().commit()
+    session.clear()
+    session[PROVIDER_SESSION] = token
+
+
+def signed_in_key() -> ApiKey | None:
+    """The key this browser signed in with, while its session is open and the key is live.
+
+    Checked on every request against the registry: revoking the key (`directory api-key
+    revoke`) or signing out ends the session at once, and so for any copy of the cookie."""
+    if "signed_in_key" in g:
+        return g.signed_in_key
+    key = None
+    token = session.get(PROVIDER_SESSION)
+    if isinstance(token, str):
+        key = db_session().scalar(
+            select(ApiKey)
+            .join(WebSession, WebSession.api_key_id == ApiKey.id)
+            .where(
+                WebSession.id == _token_hash(token),
+                WebSession.ended_at.is_(None),
+                WebSession.created_at > utcnow() - SESSION_LIFETIME,
+                ApiKey.revoked_at.is_(None),
+            )
+        )
+        if key is None:
+            session.pop(PROVIDER_SESSION, None)  # the browser forgets a session that is over
+    g.signed_in_key = key
+    return key
+
+
+def end_provider_session() -> None:
+    """Sign out: the row is ended, so the cookie (and any copy of it) no longer works."""
+    token = session.get(PROVIDER_SESSION)
+    if isinstance(token, str):
+        db_session().execute(
+            update(WebSession)
+            .where(WebSession.id == _token_hash(token), WebSession.ended_at.is_(None))
+            .values(ended_at=utcnow())
+        )
+        db_session().commit()
+    session.clear()
+    g.pop("signed_in_key", None)
 
 
 def _template_context() -> dict[str, Any]:

@@ -1,6 +1,7 @@
 """Errors as a person can act on them: JSON with a message under /api/, a page elsewhere.
 
 `json_error` is the one JSON error builder for the public API and the providers' web service.
+A form without its CSRF token (400) and too many requests (429) get a page saying what to do.
 """
 
 from __future__ import annotations
@@ -8,8 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask, Response, jsonify, render_template, request
+from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DBAPIError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, TooManyRequests
 
 from directory.registry.db import is_busy
 
@@ -44,8 +46,36 @@ def _busy(exc: DBAPIError) -> Any:
     return response
 
 
+def problem_page(status: int, title: str, message: str) -> tuple[str, int]:
+    return render_template("problem.html", title=title, message=message), status
+
+
+def _csrf(_exc: CSRFError) -> Any:
+    # Only forms are checked (the APIs are exempt): a person with a stale page, or another
+    # site's form posting here.
+    return problem_page(
+        400,
+        "This form could not be accepted",
+        "It has expired or did not come from this site. Go back, reload the page and try again.",
+    )
+
+
+def _too_many(exc: TooManyRequests) -> Any:
+    # Flask-Limiter adds Retry-After (and headers.py makes sure there is one).
+    limit = exc.description or "a limit"
+    if _is_api():
+        return json_error(429, f"too many requests ({limit}); wait a minute and try again")
+    return problem_page(
+        429,
+        "Too many attempts",
+        f"Too many requests from your address ({limit}). Please wait a minute and try again.",
+    )
+
+
 def install(app: Flask) -> None:
     app.register_error_handler(DBAPIError, _busy)
+    app.register_error_handler(CSRFError, _csrf)
+    app.register_error_handler(TooManyRequests, _too_many)
 
     @app.errorhandler(404)
     def _not_found(_exc: HTTPException) -> Any:

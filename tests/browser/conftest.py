@@ -200,6 +200,17 @@ def _host_pages(app_url: str) -> dict[str, str]:
             f'<iframe id="home" title="framed" src="{app_url}/" '
             'style="width: 100%; height: 600px"></iframe>',
         ),
+        # Another site's forms posting to ours (CSRF): they must be refused.
+        "cross-site-forms.html": page(
+            "Another site posting to the directory",
+            f'<form id="board" method="post" action="{app_url}/my-board">'
+            '<input type="hidden" name="board" value="ABIM">'
+            '<input type="hidden" name="next" value="/">'
+            '<button id="post-board" type="submit">Choose ABIM</button></form>\n'
+            f'<form id="sign-in" method="post" action="{app_url}/providers/sign-in">'
+            '<input id="key" type="hidden" name="key" value="">'
+            '<button id="post-sign-in" type="submit">Sign in</button></form>',
+        ),
     }
 
 

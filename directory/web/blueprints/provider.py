@@ -13,7 +13,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    session,
     url_for,
 )
 from sqlalchemy import select
@@ -22,7 +21,15 @@ from directory.provider_data import published
 from directory.registry import api_keys, rules
 from directory.registry.models import Activity, Provider, with_children
 from directory.search import SearchRequest
-from directory.web.context import db_session, my_board, today
+from directory.web.context import (
+    db_session,
+    end_provider_session,
+    my_board,
+    signed_in_key,
+    start_provider_session,
+    today,
+)
+from directory.web.headers import no_store
 from directory.web.presenters.cards import card
 from directory.web.search_service import run_search
 from indexer.document import to_document
@@ -30,13 +37,18 @@ from indexer.engine import SearchUnavailable
 
 bp = Blueprint("provider", __name__)
 
+# providers.id is a 32-bit integer in PostgreSQL: a larger number is no provider (404), not
+# an error from the database.
+MAX_PROVIDER_ID = 2**31 - 1
 
-@bp.get("/providers/<int:provider_id>")
+
+@bp.get(f"/providers/<int(max={MAX_PROVIDER_ID}):provider_id>")
 def provider(provider_id: int) -> Any:
     the_provider = db_session().get(Provider, provider_id)
     if the_provider is None:
         abort(404)
-    signed_in = session.get("provider_id") == provider_id
+    key = signed_in_key()
+    signed_in = key is not None and key.provider_id == provider_id
     try:
         result = run_search(SearchRequest(filters={"provider": (str(provider_id),)}, per_page=50))
         listed = [card(h, "", my_board()) for h in result.hits]
@@ -63,7 +75,7 @@ def provider(provider_id: int) -> Any:
                     "preview": card(doc, "", my_board()) if doc else None,
                 }
             )
-    return render_template(
+    html = render_template(
         "provider.html",
         provider=the_provider,
         listed=listed,
@@ -71,6 +83,8 @@ def provider(provider_id: int) -> Any:
         signed_in=signed_in,
         rows=rows,
     )
+    # The signed-in view is the provider's own: no shared cache or browser history keeps it.
+    return no_store(Response(html)) if signed_in else html
 
 
 @bp.route("/providers/sign-in", methods=["GET", "POST"])
@@ -82,16 +96,16 @@ def provider_sign_in() -> Any:
             # End this request's read snapshot first: its own writes must see the touch.
             db_session().commit()
             api_keys.touch(current_app.extensions["directory_engine"], key)
-            session.clear()
-            session["provider_id"] = key.provider_id
+            start_provider_session(key)
             return redirect(url_for("provider.provider", provider_id=key.provider_id), code=303)
         error = "That key is not valid or has been revoked. Keys start with cme_."
-    return render_template("sign_in.html", error=error), 401 if error else 200
+    # The form handles a secret: no cache keeps what was typed or answered.
+    return no_store(Response(render_template("sign_in.html", error=error), 401 if error else 200))
 
 
 @bp.post("/providers/sign-out")
 def provider_sign_out() -> Any:
-    session.clear()
+    end_provider_session()
     return redirect(url_for("search.home"), code=303)
 
 

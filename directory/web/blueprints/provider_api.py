@@ -24,7 +24,7 @@ from directory.registry.models import Activity, ApiKey, with_children
 from directory.web import jobs
 from directory.web.context import db_session, today
 from directory.web.errors import json_error as error
-from directory.web.presenters.openapi_provider import MAX_PER_PAGE
+from directory.web.presenters.openapi_provider import MAX_PAGE, MAX_PER_PAGE
 from directory.web.search_service import sync_after_write
 
 bp = Blueprint("provider_api", __name__, url_prefix="/api/v1/provider")
@@ -177,6 +177,8 @@ def list_activities() -> Any:
         per_page = min(MAX_PER_PAGE, max(1, int(request.args.get("per_page", 50))))
     except ValueError:
         return error(400, "page and per_page must be whole numbers")
+    if page > MAX_PAGE:
+        return error(400, f"page: at most {MAX_PAGE:,}")
     session = db_session()
     scope = Activity.provider_id == _key().provider_id
     total = session.scalar(select(func.count()).select_from(Activity).where(scope)) or 0

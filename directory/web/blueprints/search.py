@@ -8,9 +8,10 @@ forms; `static/search.js` only makes it quicker.
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from flask import Blueprint, redirect, render_template, request, url_for
 
@@ -36,6 +37,15 @@ bp = Blueprint("search", __name__)
 
 VISIBLE_FACET_VALUES = 10
 WINDOW_CHIPS = {w.name: w.short for w in DATE_WINDOWS}
+# Each chip's link is the whole search less one selection, so one chip per value would make
+# the page grow with the square of its URL. Up to this many values, a chip each; beyond it,
+# one chip per facet ("Practice area: 14 selected"), which keeps the page linear in its URL.
+CHIP_PER_VALUE_LIMIT = 10
+# providers.id is a 32-bit integer in PostgreSQL; a larger number names no provider.
+MAX_PROVIDER_ID = 2**31 - 1
+# Anything a browser would read as another host, or drop before reading: controls, spaces,
+# backslashes (which browsers treat as "/").
+_NOT_A_PATH = re.compile(r"[\x00-\x20\x7f\\]")
 
 
 def search_url(req: SearchRequest, endpoint: str = "search.home") -> str:
@@ -52,18 +62,31 @@ def _grouped(facet: FacetResult) -> list[tuple[str, list[Any]]]:
     return sorted(groups.items(), key=lambda kv: (kv[0] != my_board(), kv[0]))
 
 
+def _value_label(facet: str, value: str) -> str:
+    if facet == "provider":
+        number = int(value) if value.isdigit() and len(value) <= 10 else 0
+        provider = db_session().get(Provider, number) if 0 < number <= MAX_PROVIDER_ID else None
+        return provider.name if provider else value
+    return facet_label(facet, value)
+
+
 def _chips(req: SearchRequest) -> list[dict[str, str]]:
     chips = []
-    labels = {f.name: f.label for f in FACETS}
+    per_value = sum(len(req.selected(f.name)) for f in FACETS) <= CHIP_PER_VALUE_LIMIT
     for facet in FACETS:
-        for value in req.selected(facet.name):
-            label = facet_label(facet.name, value)
-            if facet.name == "provider":
-                provider = db_session().get(Provider, int(value)) if value.isdigit() else None
-                label = provider.name if provider else value
+        values = req.selected(facet.name)
+        if len(values) > 1 and not per_value:
             chips.append(
                 {
-                    "label": f"{labels[facet.name]}: {label}",
+                    "label": f"{facet.label}: {len(values)} selected",
+                    "url": search_url(req.without(facet.name)),
+                }
+            )
+            continue
+        for value in values:
+            chips.append(
+                {
+                    "label": f"{facet.label}: {_value_label(facet.name, value)}",
                     "url": search_url(req.without(facet.name, value)),
                 }
             )
@@ -140,19 +163,35 @@ def home() -> Any:
     )
 
 
+def same_site_path(target: str | None) -> str | None:
+    """`target` if it is a path on this site ("/?q=heart"), else None.
+
+    Not "//host", "/\\host" or "/<tab>/host" (browsers read each as another host), nor a
+    scheme, nor a line break that would end the Location header."""
+    if not target or not target.startswith("/") or _NOT_A_PATH.search(target):
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or target.startswith("//"):
+        return None
+    return target
+
+
 @bp.post("/my-board")
 def set_my_board() -> Any:
     board = request.form.get("board", "")
-    back = request.form.get("next") or url_for("search.home")
-    if not back.startswith("/") or back.startswith("//"):
-        back = url_for("search.home")  # never redirect off-site
+    back = same_site_path(request.form.get("next")) or url_for("search.home")
     response = redirect(back, code=303)
     if board in reference().boards:
         response.set_cookie(
-            MY_BOARD_COOKIE, board, max_age=365 * 86400, samesite="Lax", httponly=True
+            MY_BOARD_COOKIE,
+            board,
+            max_age=365 * 86400,
+            samesite="Lax",
+            httponly=True,
+            secure=request.is_secure,
         )
     else:
-        response.delete_cookie(MY_BOARD_COOKIE)
+        response.delete_cookie(MY_BOARD_COOKIE, samesite="Lax", httponly=True)
     return response
 
 

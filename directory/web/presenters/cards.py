@@ -6,11 +6,35 @@ HTML result card, the JSON API's hit and the widget all render exactly this.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import date
 from typing import Any
+from urllib.parse import urlsplit
 
 from directory.search import SCOPE_SEPARATOR
+
+# Whitespace and control characters of any script (browsers strip some inside a URL and would
+# then read "java\tscript:" as "javascript:"), and backslashes, which they read as "/".
+_NOT_IN_HREF = re.compile(r"[\s\x00-\x1f\x7f-\x9f\\\u2028\u2029\u200b-\u200f\ufeff]")
+
+
+def safe_href(url: str | None) -> str | None:
+    """`url` if it may be a link on our pages: absolute http(s) with a host, nothing a browser
+    would read differently from us; else None, and it is not rendered as a link at all.
+
+    The registry checks providers' URLs when they are written; this checks them again on the
+    way out, for rows written before or around that check."""
+    if not isinstance(url, str) or not url or _NOT_IN_HREF.search(url):
+        return None
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - a malformed port raises
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        return None
+    return url
 
 
 def _d(iso: str | None) -> date | None:
@@ -103,7 +127,7 @@ def card(hit: Mapping[str, Any], base_url: str = "", my_board: str | None = None
         "id": hit["id"],
         "title": hit["title"],
         "url": f"{base_url}/activities/{hit['id']}",
-        "register_url": hit.get("url"),
+        "register_url": safe_href(hit.get("url")),
         "provider": {"id": int(hit["provider"]), "name": hit["provider_name"]},
         "format": hit["format"],
         "delivery": hit.get("delivery") or [],

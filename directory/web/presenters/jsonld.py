@@ -10,13 +10,16 @@ from markupsafe import Markup
 
 
 def json_ld(view: dict[str, Any]) -> Markup:
-    """schema.org markup for search engines; '<' escaped so no text can close the script."""
+    """schema.org markup for search engines; '<' escaped so no text can close the script.
+
+    The provider's URL is in it only as the card has it: http(s), checked by `safe_href`."""
     provider = {"@type": "Organization", "name": view["provider"]["name"]}
+    register_url = view["register_url"]
     offers = {
         "@type": "Offer",
         "price": "0" if view["fee"] == "Free" else view["fee"].lstrip("$").replace(",", ""),
         "priceCurrency": "USD",
-        "url": view["register_url"],
+        **({"url": register_url} if register_url else {}),
     }
     if view["live"]:
         data: dict[str, Any] = {
@@ -31,7 +34,7 @@ def json_ld(view: dict[str, Any]) -> Markup:
             "eventAttendanceMode": "https://schema.org/OnlineEventAttendanceMode"
             if view["where"] == "Online"
             else "https://schema.org/OfflineEventAttendanceMode",
-            "location": {"@type": "VirtualLocation", "url": view["register_url"]}
+            "location": {"@type": "VirtualLocation", "url": register_url or view["url"]}
             if view["where"] == "Online"
             else {"@type": "Place", "name": view["where"], "address": view["where"]},
         }

@@ -11,6 +11,8 @@ from directory.search import (
     MAX_PAGE,
     MAX_PER_PAGE,
     MAX_QUERY_LENGTH,
+    MAX_QUERY_STRING_LENGTH,
+    MAX_SELECTIONS,
     SORT_NAMES,
     WHEN,
 )
@@ -173,7 +175,9 @@ def document() -> dict[str, Any]:
         "info": {
             "title": "CME Directory API",
             "version": "1",
-            "description": "Search accredited CME activities by board, practice area, MOC credit type and more.",
+            "description": "Search accredited CME activities by board, practice area, MOC credit "
+            f"type and more. A search selects at most {MAX_SELECTIONS} facet values in all, in a "
+            f"query string of at most {MAX_QUERY_STRING_LENGTH:,} characters (else 400).",
         },
         "paths": {
             "/api/v1/search": {

@@ -11,6 +11,8 @@ from typing import Any
 
 # The most activities one page of the provider API lists (blueprints/provider_api.py uses it).
 MAX_PER_PAGE = 200
+# The last page it answers; a larger number is a 400, not an offset the database refuses.
+MAX_PAGE = 100_000
 ERROR = {"$ref": "#/components/schemas/Error"}
 KEY: list[dict[str, list[str]]] = [{"providerKey": []}]
 ACTIVITY_ID = {
@@ -61,7 +63,7 @@ def paths(max_per_page: int = MAX_PER_PAGE) -> dict[str, Any]:
                     {
                         "name": "page",
                         "in": "query",
-                        "schema": {"type": "integer", "minimum": 1, "maximum": 100_000},
+                        "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE},
                     },
                     {
                         "name": "per_page",
