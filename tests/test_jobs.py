@@ -153,3 +153,17 @@ def test_the_command_line_runs_the_queue(app, engine, keys):
     result = app.test_cli_runner().invoke(cli, ["jobs", "run"])
     assert result.exit_code == 0, result.output
     assert "ran 1 batch job" in result.output
+
+
+def test_the_provider_page_shows_its_uploads_and_how_they_ended(client, keys):
+    from tests.test_web_security import sign_in
+
+    job = wait_for(client, keys["A"], upload(client, keys["A"], example_csv()).headers["Location"])
+    assert job["status"] == "done"
+    assert sign_in(client, keys["A"]).status_code == 303
+    page = client.get("/providers/1").get_data(as_text=True)
+    assert "Your recent uploads" in page
+    assert job["id"] in page
+    assert f"{job['report']['created']} created" in page
+    # Another provider's page, even signed in as A, shows none of A's uploads.
+    assert job["id"] not in client.get("/providers/2").get_data(as_text=True)

@@ -21,6 +21,7 @@ from directory.provider_data import published
 from directory.registry import api_keys, rules
 from directory.registry.models import Activity, Provider, with_children
 from directory.search import SearchRequest
+from directory.web import jobs
 from directory.web.context import (
     db_session,
     end_provider_session,
@@ -82,6 +83,7 @@ def provider(provider_id: int) -> Any:
         total=total,
         signed_in=signed_in,
         rows=rows,
+        uploads=jobs.recent(db_session(), provider_id) if signed_in else [],
     )
     # The signed-in view is the provider's own: no shared cache or browser history keeps it.
     return no_store(Response(html)) if signed_in else html
