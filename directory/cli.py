@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import date
 
 import click
@@ -82,6 +84,27 @@ def _search_parts():  # type: ignore[no-untyped-def]
     )
 
 
+def _report_skipped(skipped: Mapping[int, str], shown: int = 20) -> None:
+    """One line naming the activities that could not be indexed, and why (the rest were)."""
+    if not skipped:
+        return
+    noun = "activity" if len(skipped) == 1 else "activities"
+    named = ", ".join(f"{i} ({reason})" for i, reason in sorted(skipped.items())[:shown])
+    more = f", and {len(skipped) - shown} more" if len(skipped) > shown else ""
+    click.echo(f"skipped {len(skipped)} {noun} that could not be indexed: {named}{more}")
+
+
+@contextmanager
+def _engine_failure_as_message() -> Iterator[None]:
+    """The engine failing (down, overloaded, disk full) as one line and exit status 1."""
+    from indexer.engine import IndexingError, SearchUnavailable
+
+    try:
+        yield
+    except (SearchUnavailable, IndexingError) as exc:
+        raise click.ClickException(f"search index not updated: {exc}") from exc
+
+
 @cli.command("index")
 def index() -> None:
     """Rebuild the search index from the registry (searches keep working meanwhile)."""
@@ -89,10 +112,12 @@ def index() -> None:
     from indexer.sync import full_reindex
 
     sessions, engine, key = _search_parts()
-    stats = full_reindex(sessions, engine, key, today(), progress=True)
+    with _engine_failure_as_message():
+        stats = full_reindex(sessions, engine, key, today(), progress=True)
     click.echo(
         f"indexed {stats.documents} listed activities into {stats.index} in {stats.seconds:.1f} s"
     )
+    _report_skipped(stats.skipped)
 
 
 @cli.command("sync")
@@ -102,11 +127,13 @@ def sync() -> None:
     from indexer.sync import incremental_sync
 
     sessions, engine, key = _search_parts()
-    stats = incremental_sync(sessions, engine, key, today(), progress=True)
+    with _engine_failure_as_message():
+        stats = incremental_sync(sessions, engine, key, today(), progress=True)
     kind = "full reindex (no checkpoint yet)" if stats.full else "incremental sync"
     click.echo(
         f"{kind}: {stats.upserted} written, {stats.deleted} removed in {stats.seconds:.1f} s"
     )
+    _report_skipped(stats.skipped)
 
 
 @cli.command("setup")

@@ -12,8 +12,10 @@ engine.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from datetime import date
-from typing import TypedDict
+from typing import Any, TypedDict
 
 from directory.registry import rules
 from directory.registry.models import Activity
@@ -167,3 +169,31 @@ def to_document(
         "updated_at": activity.updated_at.isoformat() if activity.updated_at else None,
     }
     return document
+
+
+# --- a document as the engines store it -------------------------------------------------------
+
+# What a document itself can make the JSON encoder raise (UnicodeEncodeError is a ValueError).
+DOCUMENT_JSON_ERRORS = (ValueError, TypeError, RecursionError)
+
+
+def document_json(document: Mapping[str, Any]) -> str:
+    """The document as the JSON text both engines store, checked to encode as UTF-8.
+
+    Strict on purpose: a document that is not plain JSON in valid Unicode (a lone surrogate in
+    a str, NaN, a value of no JSON type) raises here, for that document alone, instead of deep
+    in an engine's batch (SQLite's parameter binding, the OpenSearch bulk helper's sizing),
+    where it would fail every document of the batch with it.
+    """
+    text = json.dumps(document, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    text.encode("utf-8")  # a lone surrogate raises UnicodeEncodeError here
+    return text
+
+
+def unindexable_reason(error: BaseException) -> str:
+    """Why a record could not be indexed, as an operator reads it next to the activity id."""
+    if isinstance(error, UnicodeError):
+        return "text is not valid Unicode"
+    detail = str(error).strip()
+    reason = f"{type(error).__name__}: {detail}" if detail else type(error).__name__
+    return reason[:300]

@@ -29,12 +29,21 @@ Matching a SearchRequest (see `directory.search`):
   points: points of `request.points_board` descending, or max_points when no single board;
   deadline: the earliest deadline of the selected boards (or claim_deadline) ascending;
   newest: created_at descending.
+
+Writing (`reindex`, `upsert`): a document the engine cannot store for what it holds (text that
+is not valid Unicode, a value that is not plain JSON, a value its index refuses) is refused
+alone, named by id with the reason (`ReindexStats.skipped`, or `upsert`'s answer), and the
+others are written. A refused document is not in the index afterwards, not even in an older
+version: the index never shows what the registry no longer says. A reindex that could write
+no document at all because every one was refused raises IndexingError and keeps the previous
+index: that is a broken mapping or code, not a bad record. The engine failing (unreachable,
+overloaded, disk full) is never a refusal: it raises SearchUnavailable or IndexingError.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Protocol
 
@@ -49,9 +58,9 @@ class SearchUnavailable(RuntimeError):
 class IndexingError(RuntimeError):
     """Some documents were not written; `failures` maps document id to the engine's reason."""
 
-    def __init__(self, failures: dict[int, str]) -> None:
+    def __init__(self, failures: dict[int, str], message: str | None = None) -> None:
         sample = "; ".join(f"{k}: {v}" for k, v in list(failures.items())[:5])
-        super().__init__(f"{len(failures)} documents failed to index ({sample})")
+        super().__init__(message or f"{len(failures)} documents failed to index ({sample})")
         self.failures = failures
 
 
@@ -64,19 +73,27 @@ class Suggestion:
 @dataclass(frozen=True)
 class ReindexStats:
     index: str
-    documents: int
+    documents: int  # written
     seconds: float
+    # Documents refused for what they hold, by id, with the reason (see the module's doc).
+    skipped: Mapping[int, str] = field(default_factory=dict)
 
 
 class SearchEngine(Protocol):
     def reindex(self, documents: Iterable[SearchDocument], progress: bool = False) -> ReindexStats:
         """Build a new index from scratch and switch searches to it in one atomic step."""
 
-    def upsert(self, documents: list[SearchDocument]) -> None:
-        """Write documents (insert or replace by id), durably, or raise IndexingError."""
+    def upsert(self, documents: list[SearchDocument]) -> dict[int, str]:
+        """Write documents (insert or replace by id), durably, or raise IndexingError when the
+        engine fails. Answers the documents refused for what they hold (by id, with the
+        reason): those are not written, and no older version of them stays in the index."""
 
     def delete(self, ids: list[int]) -> None:
         """Remove documents by id; ids not in the index are fine."""
+
+    def documents(self, ids: list[int]) -> dict[int, SearchDocument]:
+        """The indexed documents with these ids, as the engine holds them (ids it does not
+        hold are absent), read through to the latest write."""
 
     def search(self, request: SearchRequest, today: date) -> SearchResult: ...
 

@@ -11,16 +11,29 @@ The incremental sync applies, since its last successful run:
   passed, and occurrences that ended (a repeated course's next date moves on).
 Its checkpoint is written only after the engine confirmed every write. A crash midway
 means the next run redoes the same work, which is harmless: writes are upserts by id.
+
+Each candidate is rendered and compared with what the index holds: only documents that differ
+are written, and only documents the index holds are removed. Candidates are a superset of what
+changed (the minute of overlap, rows stamped ahead of this clock, calendar boundaries that
+touch unlisted activities), so `SyncStats` counts what changed in the index, and a sync with
+nothing changed writes and removes nothing.
+
+A record that cannot be indexed (it cannot be loaded or rendered, or the engine refuses the
+document for what it holds) is skipped, named by activity id with the reason in the stats, and
+the others go on; the engine itself failing still raises, and then no checkpoint is written.
+What happens to skipped records is described at `_save_skipped`.
 """
 
 from __future__ import annotations
 
+import logging
 import time
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from directory.registry.models import (
@@ -34,8 +47,10 @@ from directory.registry.models import (
     with_children,
 )
 from directory.registry.reference import Reference, reference
-from indexer.document import SearchDocument, to_document
-from indexer.engine import ReindexStats, SearchEngine
+from indexer.document import SearchDocument, to_document, unindexable_reason
+from indexer.engine import IndexingError, ReindexStats, SearchEngine
+
+log = logging.getLogger(__name__)
 
 BATCH = 500
 # Rows committed by a transaction that started before the previous run's clock reading can
@@ -45,28 +60,77 @@ OVERLAP = timedelta(seconds=60)
 
 @dataclass(frozen=True)
 class SyncStats:
-    upserted: int
-    deleted: int
+    upserted: int  # documents written because they were new or differed from the index's
+    deleted: int  # documents the index held and no longer does
     seconds: float
     full: bool = False
+    # Activities that could not be indexed, by id, with the reason (see _save_skipped).
+    skipped: Mapping[int, str] = field(default_factory=dict)
 
 
-def _load(session: Session, ids: Iterable[int]) -> list[Activity]:
+# What reading one record can raise for what it holds (a JSON column that is not JSON, a
+# date that is not a date, written by some other path): the rest of its batch is read anyway.
+# The database failing (sqlalchemy's DBAPIError, an SQLAlchemyError) is not among them: that
+# stops the run.
+RECORD_ERRORS = (ValueError, TypeError, LookupError, AttributeError)
+
+
+def _query(session: Session, ids: list[int]) -> list[Activity]:
     return list(
         session.scalars(
             select(Activity)
-            .where(Activity.id.in_(list(ids)))
+            .where(Activity.id.in_(ids))
             .options(*with_children())
             .order_by(Activity.id)
         )
     )
 
 
+def _load(session: Session, ids: Iterable[int], skipped: dict[int, str]) -> list[Activity]:
+    """The activities with these ids, children loaded; one that cannot be read is skipped."""
+    ids = list(ids)
+    try:
+        return _query(session, ids)
+    except RECORD_ERRORS:
+        session.rollback()
+    activities = []
+    for activity_id in ids:  # rare: find the record that cannot be read
+        try:
+            activities += _query(session, [activity_id])
+        except RECORD_ERRORS as exc:
+            session.rollback()
+            _skip(skipped, activity_id, exc)
+    return activities
+
+
+def _skip(skipped: dict[int, str], activity_id: int, error: BaseException) -> None:
+    skipped[activity_id] = unindexable_reason(error)
+    log.warning("activity %s cannot be indexed: %s", activity_id, skipped[activity_id])
+
+
+def _render(
+    activity: Activity, today: date, ref: Reference, skipped: dict[int, str]
+) -> SearchDocument | None:
+    """`to_document`, or None with the activity in `skipped` when it cannot be rendered."""
+    try:
+        return to_document(activity, today, ref)
+    except SQLAlchemyError:
+        raise  # the database failing (a lazy load), not the record
+    except Exception as exc:  # whatever one record holds, the others are indexed
+        _skip(skipped, activity.id, exc)
+        return None
+
+
 def iter_documents(
-    sessions: sessionmaker[Session], today: date, ref: Reference | None = None
+    sessions: sessionmaker[Session],
+    today: date,
+    ref: Reference | None = None,
+    skipped: dict[int, str] | None = None,
 ) -> Iterator[SearchDocument]:
-    """Every listed activity's document, in id order, a batch of rows in memory at a time."""
+    """Every listed activity's document, in id order, a batch of rows in memory at a time.
+    An activity that cannot be read or rendered is left out (and put in `skipped`)."""
     ref = ref or reference()
+    skipped = {} if skipped is None else skipped
     last = 0
     while True:
         with sessions() as session:
@@ -84,8 +148,8 @@ def iter_documents(
             ).all()
             if not ids:
                 return
-            for activity in _load(session, ids):
-                doc = to_document(activity, today, ref)
+            for activity in _load(session, ids, skipped):
+                doc = _render(activity, today, ref, skipped)
                 if doc is not None:
                     yield doc
             last = ids[-1]
@@ -96,7 +160,12 @@ def _state(session: Session, key: str) -> IndexState | None:
 
 
 def _save_state(
-    sessions: sessionmaker[Session], key: str, changed_since: datetime, deleted_seq: int, day: date
+    sessions: sessionmaker[Session],
+    key: str,
+    changed_since: datetime,
+    deleted_seq: int,
+    day: date,
+    skipped: Mapping[int, str],
 ) -> None:
     with sessions.begin() as session:
         state = _state(session, key) or IndexState(index_key=key)
@@ -104,6 +173,45 @@ def _save_state(
         state.deleted_seq = deleted_seq
         state.as_of_day = day
         session.add(state)
+        _save_skipped(session, key, skipped, day)
+
+
+# Skipped records are remembered, per index, and retried by every incremental sync until they
+# index or leave the registry; each retry that fails reports them again. Why not forget them
+# once reported: the checkpoint moves past them, so a record nobody edits would otherwise be
+# missing from search for good, named once in a log line nobody may read. Retrying is what
+# keeps it in every run's report (and `directory sync`'s output), and it indexes by itself when
+# what stopped it goes away without an edit to the row (an indexer that copes, a provider's
+# change). An edit to the row needs no list: it is a change like any other. The cost is
+# re-rendering a handful of rows per sync. Kept as rows of index_state keyed
+# "<index key>#skipped:<activity id>" (changed_since: when first skipped), so no schema change.
+SKIPPED_MARK = "#skipped:"
+
+
+def _skipped_rows(session: Session, key: str) -> dict[int, IndexState]:
+    prefix = key + SKIPPED_MARK
+    rows = session.scalars(
+        select(IndexState).where(IndexState.index_key.startswith(prefix, autoescape=True))
+    )
+    return {int(row.index_key[len(prefix) :]): row for row in rows}
+
+
+def _save_skipped(session: Session, key: str, skipped: Mapping[int, str], day: date) -> None:
+    """Make the remembered list exactly `skipped`: this run retried every earlier one."""
+    rows = _skipped_rows(session, key)
+    for activity_id, row in rows.items():
+        if activity_id not in skipped:
+            session.delete(row)
+    now = utcnow()
+    for activity_id in sorted(set(skipped) - set(rows)):
+        session.add(
+            IndexState(
+                index_key=f"{key}{SKIPPED_MARK}{activity_id}",
+                changed_since=now,
+                deleted_seq=0,
+                as_of_day=day,
+            )
+        )
 
 
 def _max_tombstone(session: Session) -> int:
@@ -117,13 +225,30 @@ def full_reindex(
     today: date,
     progress: bool = False,
 ) -> ReindexStats:
-    """Rebuild the whole index from the registry, then record the sync checkpoint."""
+    """Rebuild the whole index from the registry, then record the sync checkpoint. The stats
+    name every listed activity that could not be indexed."""
     started = utcnow()
     with sessions() as session:
         deleted_seq = _max_tombstone(session)
-    stats = engine.reindex(iter_documents(sessions, today), progress=progress)
-    _save_state(sessions, key, started - OVERLAP, deleted_seq, today)
-    return stats
+    skipped: dict[int, str] = {}
+    documents = _some_rendered(iter_documents(sessions, today, skipped=skipped), skipped)
+    stats = engine.reindex(documents, progress=progress)
+    skipped.update(stats.skipped)
+    _save_state(sessions, key, started - OVERLAP, deleted_seq, today, skipped)
+    return replace(stats, skipped=skipped)
+
+
+def _some_rendered(
+    documents: Iterator[SearchDocument], skipped: Mapping[int, str]
+) -> Iterator[SearchDocument]:
+    """`documents`, raising at the end if every listed activity failed to render: that is a
+    bug or a broken deployment, not bad records, and the reindex keeps the previous index."""
+    rendered = False
+    for doc in documents:
+        rendered = True
+        yield doc
+    if skipped and not rendered:
+        raise IndexingError(dict(skipped))
 
 
 def _changed_ids(session: Session, state: IndexState, today: date) -> tuple[set[int], set[int]]:
@@ -182,33 +307,48 @@ def incremental_sync(
         state = _state(session, key)
         if state is None:
             stats = full_reindex(sessions, engine, key, today, progress)
-            return SyncStats(stats.documents, 0, stats.seconds, full=True)
+            return SyncStats(stats.documents, 0, stats.seconds, full=True, skipped=stats.skipped)
         deleted_seq = _max_tombstone(session)
         changed, deleted = _changed_ids(session, state, today)
+        changed |= set(_skipped_rows(session, key)) - deleted  # retried: see _save_skipped
 
     upserted = removed = 0
+    skipped: dict[int, str] = {}
     ordered = sorted(changed)
     bar = tqdm(total=len(ordered), unit="activity", disable=not progress, desc="sync")
     for start in range(0, len(ordered), BATCH):
         batch = ordered[start : start + BATCH]
         with sessions() as session:
-            docs, gone = [], set(batch)
-            for activity in _load(session, batch):
-                doc = to_document(activity, today, ref)
-                if doc is not None:
-                    docs.append(doc)
-                    gone.discard(activity.id)
-        # Raises on any failed document: then no checkpoint is written below.
-        engine.upsert(docs)
-        engine.delete(sorted(gone))
-        upserted += len(docs)
-        removed += len(gone)
+            docs = [
+                doc
+                for activity in _load(session, batch, skipped)
+                if (doc := _render(activity, today, ref, skipped)) is not None
+            ]
+        held = engine.documents(batch)
+        # Raises on the engine's failure: then no checkpoint is written below.
+        changed_docs = [d for d in docs if held.get(d["id"]) != d]
+        refused = engine.upsert(changed_docs)
+        skipped.update(refused)
+        listed = {d["id"] for d in docs} - set(refused)
+        # Held but no longer listed, or no longer indexable (refused ones the engine removed).
+        stale = sorted(set(held) - listed)
+        engine.delete(stale)
+        upserted += len(changed_docs) - len(refused)
+        removed += len(stale)
         bar.update(len(batch))
     bar.close()
-    engine.delete(sorted(deleted))
-    removed += len(deleted)
-    _save_state(sessions, key, started - OVERLAP, deleted_seq, today)
-    return SyncStats(upserted, removed, time.perf_counter() - started_clock)
+    ordered = sorted(deleted)
+    for start in range(0, len(ordered), BATCH):
+        held_ids = sorted(engine.documents(ordered[start : start + BATCH]))
+        engine.delete(held_ids)
+        removed += len(held_ids)
+    _save_state(sessions, key, started - OVERLAP, deleted_seq, today, skipped)
+    return SyncStats(
+        upserted,
+        removed,
+        time.perf_counter() - started_clock,
+        skipped=dict(sorted(skipped.items())),
+    )
 
 
 def registry_listed_ids(sessions: sessionmaker[Session], today: date) -> set[int]:

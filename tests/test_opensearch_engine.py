@@ -189,20 +189,41 @@ def test_alias_swap_keeps_the_old_index_serving_until_the_swap(engines, document
     assert engine.count() == len(documents)
 
 
-def test_a_failed_reindex_names_the_document_and_keeps_the_previous_index(
+def test_a_reindex_leaves_out_and_names_the_documents_opensearch_refuses(
     engines, documents, client
 ):
-    engine = engines("failed")
+    engine = engines("refused")
     old = engine.reindex(documents[:40]).index
     bad = dict(documents[45], cme_credits="lots")
     unknown = dict(documents[46], surprise="a field mapping.json does not declare")
+    unencodable = dict(
+        documents[47], keywords=["\udfff"]
+    )  # fails in serialisation, not in OpenSearch
+
+    stats = engine.reindex(documents[:45] + [bad, unknown, unencodable] + documents[48:1200])
+
+    assert set(stats.skipped) == {bad["id"], unknown["id"], unencodable["id"]}
+    assert "cme_credits" in stats.skipped[bad["id"]]
+    assert "surprise" in stats.skipped[unknown["id"]]
+    assert stats.skipped[unencodable["id"]] == "text is not valid Unicode"
+    assert stats.documents == 1197 == engine.count()
+    assert sorted(client.indices.get_alias(name=engine.alias)) == [stats.index] != [old]
+    assert bad["id"] not in engine.ids()
+
+
+def test_a_reindex_where_every_document_is_refused_keeps_the_previous_index(
+    engines, documents, client
+):
+    # Every document refused is a mapping or code gone wrong, not bad records.
+    engine = engines("failed")
+    old = engine.reindex(documents[:40]).index
+    broken = [dict(d, surprise="a field mapping.json does not declare") for d in documents[:60]]
 
     with pytest.raises(IndexingError) as caught:
-        engine.reindex(documents[:45] + [bad, unknown] + documents[47:1200])
+        engine.reindex(broken)
 
-    assert set(caught.value.failures) == {bad["id"], unknown["id"]}
-    assert "cme_credits" in caught.value.failures[bad["id"]]
-    assert "surprise" in caught.value.failures[unknown["id"]]
+    assert set(caught.value.failures) == {d["id"] for d in broken}
+    assert all("surprise" in reason for reason in caught.value.failures.values())
     assert sorted(client.indices.get_alias(name=engine.alias)) == [old]
     assert sorted(client.indices.get(index=f"{engine.alias}-*")) == [old]  # half-built one gone
     assert engine.count() == 40
@@ -226,10 +247,17 @@ def test_upsert_creates_the_alias_and_delete_ignores_unknown_ids(engines, docume
     assert engine.ids() == {documents[1]["id"], documents[2]["id"]}
     assert engine.search(SearchRequest(text="zebrafish"), TODAY).total == 0
 
-    with pytest.raises(IndexingError) as caught:
-        engine.upsert([dict(documents[3], cme_credits="lots"), documents[4]])
-    assert list(caught.value.failures) == [documents[3]["id"]]
+    # A document OpenSearch refuses, or that cannot be serialised, is named; the rest written.
+    refused = engine.upsert([dict(documents[3], cme_credits="lots"), documents[4]])
+    assert list(refused) == [documents[3]["id"]] and "cme_credits" in refused[documents[3]["id"]]
     assert engine.ids() == {d["id"] for d in documents[1:3]} | {documents[4]["id"]}
+    # ... and the version it would have replaced is gone too.
+    refused = engine.upsert([dict(documents[1], keywords=["\udfff"]), documents[5]])
+    assert refused == {documents[1]["id"]: "text is not valid Unicode"}
+    assert engine.ids() == {d["id"] for d in (documents[2], documents[4], documents[5])}
+    assert engine.documents([documents[5]["id"], documents[1]["id"], 999_999_999]) == {
+        documents[5]["id"]: documents[5]
+    }
 
 
 def test_mapping_json_is_the_one_definition_of_the_index(demo, client):
@@ -414,11 +442,17 @@ def test_an_unreachable_engine_is_search_unavailable():
         lambda: engine.search(SearchRequest(text="cardiology"), TODAY),
         lambda: engine.suggest("cardio"),
         lambda: engine.count(),
+        lambda: engine.documents([1]),
+        lambda: engine.reindex([]),
     ):
         with pytest.raises(SearchUnavailable) as caught:
             call()
         message = str(caught.value)
         assert message == "the search engine cannot be reached"
+    # A write fails as a whole, never as documents "refused".
+    with pytest.raises(IndexingError) as failed:
+        engine.upsert([{"id": 1, "title": "Sepsis"}])  # type: ignore[list-item]
+    assert failed.value.failures == {1: "the search engine cannot be reached"}
     client.close()
 
 

@@ -488,3 +488,107 @@ def test_searches_during_a_full_reindex_never_see_a_partial_index(search_engine,
     assert not errors
     assert len(totals) > 3
     assert min(totals) == corpus == totals[-1]
+
+
+# --- a record that cannot be indexed ----------------------------------------------------------
+#
+# Saved before input validation existed, or by any other path: one record whose text holds a
+# lone surrogate (valid in a Python str, not encodable as UTF-8). Neither engine can store it;
+# neither may let it stop the others. Its own small registry, so the corpus above stays exact.
+
+UNENCODABLE = 210000123
+NOT_UNICODE = "text is not valid Unicode"
+
+
+@pytest.fixture(params=["embedded", "opensearch"])
+def fresh_engine(request, tmp_path_factory):
+    engine, cleanup = make_engine_for(request.param, tmp_path_factory)
+    yield engine
+    cleanup()
+
+
+@pytest.fixture
+def small_registry(engine):
+    """Five listed activities of one provider (the registry of tests/conftest.py)."""
+    provider = f.provider(id=9000, name="Northfield Academy of Medicine")
+    with Session(engine) as session:
+        session.add_all(
+            f.activity(
+                id=i,
+                provider_activity_id=f"G{i}",
+                provider=provider,
+                title=f"{word} in Practice",
+                keywords=[word.lower()],
+            )
+            for i, word in enumerate(["Sepsis", "Asthma", "Gout", "Anemia", "Migraine"], start=1)
+        )
+        session.commit()
+    return make_sessionmaker(engine)
+
+
+def save_unchecked(sessions, activity_id=UNENCODABLE, **fields):
+    """Write straight to the registry with SQLAlchemy, as an old import did: no validation."""
+    from directory.registry.models import Activity, Provider
+
+    with sessions.begin() as session:
+        activity = session.get(Activity, activity_id)
+        if activity is None:
+            activity = f.activity(
+                id=activity_id,
+                provider_activity_id=f"RAW-{activity_id}",
+                provider=session.get(Provider, 9000),
+            )
+            session.add(activity)
+        for name, value in fields.items():
+            setattr(activity, name, value)
+
+
+def checkpoint(sessions, key):
+    from directory.registry.models import IndexState
+
+    with sessions() as session:
+        return session.get(IndexState, key).changed_since
+
+
+def test_a_reindex_skips_and_names_a_record_that_cannot_be_indexed(fresh_engine, small_registry):
+    save_unchecked(small_registry, keywords=["\udfff"])
+
+    stats = full_reindex(small_registry, fresh_engine, "bad-record", TODAY)
+
+    assert stats.skipped == {UNENCODABLE: NOT_UNICODE}
+    assert stats.documents == 5
+    assert fresh_engine.ids() == {1, 2, 3, 4, 5}
+    assert ids(search(fresh_engine, q="gout")) == {3}
+
+
+def test_a_sync_skips_a_record_that_cannot_be_indexed_and_goes_on_with_the_rest(
+    fresh_engine, small_registry
+):
+    from indexer.sync import incremental_sync
+
+    key = "bad-record"
+    full_reindex(small_registry, fresh_engine, key, TODAY)
+    before = checkpoint(small_registry, key)
+    save_unchecked(small_registry, keywords=["\udfff"])  # new, never indexed
+    save_unchecked(small_registry, 2, objectives=["Treat \ud800 asthma"])  # indexed until now
+    save_unchecked(small_registry, 3, title="Gout and Pseudogout in Practice")  # a good edit
+
+    stats = incremental_sync(small_registry, fresh_engine, key, TODAY)
+
+    assert stats.skipped == {UNENCODABLE: NOT_UNICODE, 2: NOT_UNICODE}
+    assert ids(search(fresh_engine, q="pseudogout")) == {3}  # the good edit went in
+    # The stale version of 2 is gone: the index never shows what the registry no longer says.
+    assert fresh_engine.ids() == {1, 3, 4, 5}
+    assert checkpoint(small_registry, key) > before  # progress recorded for the good ones
+
+    # Not forgotten: retried, and reported again, on every sync until it can be indexed...
+    again = incremental_sync(small_registry, fresh_engine, key, TODAY)
+    assert again.skipped == {UNENCODABLE: NOT_UNICODE, 2: NOT_UNICODE}
+    assert (again.upserted, again.deleted) == (0, 0)
+
+    # ... and indexed as soon as it can be.
+    save_unchecked(small_registry, keywords=["hemostasis"])
+    fixed = incremental_sync(small_registry, fresh_engine, key, TODAY)
+    assert fixed.skipped == {2: NOT_UNICODE}
+    assert ids(search(fresh_engine, q="hemostasis")) == {UNENCODABLE}
+    assert fresh_engine.ids() == {1, 3, 4, 5, UNENCODABLE}

@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from directory.demo import generate_into
-from directory.registry.models import Activity, IndexState, MocRegistration, Provider
+from directory.registry.models import Activity, IndexState, MocRegistration, Provider, utcnow
 from directory.search import SearchRequest
 from indexer import sync
 from indexer.engine import IndexingError
@@ -123,7 +123,7 @@ class FailingMidway:
         self.writes += 1
         if self.writes == 2:
             raise IndexingError({d["id"]: "simulated 429 after retries" for d in docs[:3]})
-        self.engine.upsert(docs)
+        return self.engine.upsert(docs)
 
     def __getattr__(self, name):
         return getattr(self.engine, name)
@@ -160,3 +160,67 @@ def test_first_sync_without_a_checkpoint_is_a_full_reindex(search_engine, sessio
     assert_index_equals_registry(search_engine, sessions, TODAY)
     with Session(sessions.kw["bind"]) as session:
         assert session.get(IndexState, KEY).as_of_day == TODAY
+
+
+# --- a sync reports what it changed, and a sync with nothing to do changes nothing -------------
+
+
+def held(search_engine, today):
+    """What the index holds, by id (every document, whatever its dates)."""
+    return indexed_documents(search_engine, today - timedelta(days=3650))
+
+
+def test_a_sync_with_nothing_changed_writes_and_removes_nothing(search_engine, sessions):
+    # Rows stamped ahead of the sync's clock (the demo data stamps "today" at noon UTC; a web
+    # server whose clock runs ahead does the same) are re-read by every sync until the clock
+    # passes them: listed ones and unlisted ones alike.
+    ahead = utcnow() + timedelta(hours=6)
+    with sessions() as session:
+        listed = sorted(d["id"] for d in iter_documents(sessions, TODAY))[:20]
+        unlisted = session.scalars(
+            select(Activity.id).where(Activity.status == "Draft").limit(20)
+        ).all()
+    assert listed and unlisted
+    with sessions.begin() as session:
+        session.execute(
+            update(Activity).where(Activity.id.in_([*listed, *unlisted])).values(updated_at=ahead)
+        )
+    full_reindex(sessions, search_engine, KEY, TODAY)
+
+    for _ in range(2):
+        stats = incremental_sync(sessions, search_engine, KEY, TODAY)
+        assert (stats.upserted, stats.deleted) == (0, 0)
+    assert_index_equals_registry(search_engine, sessions, TODAY)
+
+    # A real change is written once; the next sync re-reads it (it is within the minute of
+    # overlap) and finds nothing to do.
+    with sessions.begin() as session:
+        session.get(Activity, listed[5]).title = "Retitled: Zygomycosis Rounds"
+    assert incremental_sync(sessions, search_engine, KEY, TODAY).upserted == 1
+    stats = incremental_sync(sessions, search_engine, KEY, TODAY)
+    assert (stats.upserted, stats.deleted) == (0, 0)
+    assert [
+        h["id"] for h in search_engine.search(SearchRequest(text="zygomycosis"), TODAY).hits
+    ] == [listed[5]]
+
+
+def test_a_sync_across_days_reports_exactly_the_endings_and_lapsed_deadlines(
+    search_engine, sessions
+):
+    full_reindex(sessions, search_engine, KEY, TODAY)
+    later = TODAY + timedelta(days=45)
+    before = held(search_engine, TODAY)
+
+    stats = incremental_sync(sessions, search_engine, KEY, later)
+
+    after = held(search_engine, later)
+    ended = set(before) - set(after)
+    rewritten = {i for i in after if before.get(i) != after[i]}
+    assert ended and rewritten  # listings ended, claim deadlines passed
+    # Counted by what changed in the index, not by how many rows the calendar touched (many
+    # of them drafts or withdrawn activities that were never indexed).
+    assert stats.deleted == len(ended)
+    assert stats.upserted == len(rewritten)
+    assert_index_equals_registry(search_engine, sessions, later)
+    again = incremental_sync(sessions, search_engine, KEY, later)
+    assert (again.upserted, again.deleted) == (0, 0)

@@ -13,6 +13,12 @@ The class ties together, for one index file:
 A full reindex builds a new file and `os.replace`s it over the old one: an atomic rename, so
 a search sees the old index or the new one, never an empty or half-built one. Writers take
 a lock file, so a reindex and a sync never interleave.
+
+A document SQLite cannot store (text that is not valid Unicode, a missing or mistyped value)
+is refused alone: a batch that fails for what a document holds is taken out again and written
+one document at a time, leaving out the ones that fail. SQLite failing itself (disk full, I/O
+error, a lock held too long: `sqlite3.OperationalError`, or a damaged file) is no refusal; it
+raises IndexingError.
 """
 
 from __future__ import annotations
@@ -30,12 +36,54 @@ from pathlib import Path
 from typing import Any
 
 from directory.search import SearchRequest, SearchResult
-from indexer.document import SearchDocument
+from indexer.document import DOCUMENT_JSON_ERRORS, SearchDocument, unindexable_reason
 from indexer.embedded import query, store
 from indexer.embedded.matching import Matcher, correct
 from indexer.engine import IndexingError, ReindexStats, SearchUnavailable, Suggestion
 
 BATCH = 1000  # documents per executemany during a full reindex
+
+# What one document can make `store.insert` raise: the JSON check, parameter binding (a value
+# of a type SQLite does not take, an int too large), a constraint (NOT NULL, a repeated id),
+# or a document missing a field. sqlite3.OperationalError and DatabaseError are SQLite's own.
+DOCUMENT_ERRORS = (
+    *DOCUMENT_JSON_ERRORS,
+    KeyError,
+    AttributeError,
+    OverflowError,
+    sqlite3.IntegrityError,
+    sqlite3.ProgrammingError,
+    sqlite3.InterfaceError,
+    sqlite3.DataError,
+)
+
+
+def _insert_or_refuse(conn: sqlite3.Connection, docs: list[SearchDocument]) -> dict[int, str]:
+    """Insert `docs` in the caller's transaction, leaving out (and answering, by id with the
+    reason) those SQLite refuses for what they hold. The rest of the batch is written.
+
+    A failed batch is undone by deleting its ids (not by a savepoint: a reindex loads with no
+    journal, and sub-journalling every batch would cost a fifth of its time); words and
+    suggestions a failed attempt counted stay, as they do after any removal (see store)."""
+    try:
+        store.insert(conn, docs)
+        return {}
+    except DOCUMENT_ERRORS:
+        store.remove(conn, [d["id"] for d in docs])
+    # Rare (a bad record): the batch again, one document at a time.
+    refused: dict[int, str] = {}
+    for doc in docs:
+        try:
+            store.insert(conn, [doc])
+        except DOCUMENT_ERRORS as exc:
+            store.remove(conn, [doc["id"]])
+            refused[doc["id"]] = unindexable_reason(exc)
+    return refused
+
+
+def _engine_failure(ids: Iterable[int], exc: sqlite3.Error) -> IndexingError:
+    reason = f"the embedded index could not be written: {exc}"
+    return IndexingError(dict.fromkeys(ids, reason), reason)
 
 
 class EmbeddedEngine:
@@ -61,55 +109,68 @@ class EmbeddedEngine:
         from tqdm import tqdm
 
         started = time.perf_counter()
+        count = 0
+        refused: dict[int, str] = {}
+        batch: list[SearchDocument] = []
         with self._writer():
             self.path.parent.mkdir(parents=True, exist_ok=True)
             tmp = self.path.with_name(f"{self.path.name}.building-{os.getpid()}")
             tmp.unlink(missing_ok=True)
             try:
                 conn = sqlite3.connect(tmp, isolation_level=None)
-                # Bulk load: no journal, no fsync per batch; the file is not live until renamed.
-                conn.execute("PRAGMA journal_mode=OFF")
-                conn.execute("PRAGMA synchronous=OFF")
-                conn.executescript(store.SCHEMA)
-                count = 0
-                bar = tqdm(unit="doc", disable=not progress, desc="embedded index")
-                batch: list[SearchDocument] = []
-                conn.execute("BEGIN")
-                for doc in documents:
-                    batch.append(doc)
-                    if len(batch) >= BATCH:
-                        store.insert(conn, batch)
-                        count += len(batch)
-                        bar.update(len(batch))
-                        batch = []
-                store.insert(conn, batch)
-                count += len(batch)
-                bar.update(len(batch))
-                bar.close()
-                conn.execute("INSERT INTO fts(fts) VALUES ('optimize')")
-                conn.execute("COMMIT")
-                conn.execute("PRAGMA journal_mode=DELETE")
-                conn.close()
+                try:
+                    # Bulk load: no journal, no fsync per batch; the file is not live until
+                    # renamed.
+                    conn.execute("PRAGMA journal_mode=OFF")
+                    conn.execute("PRAGMA synchronous=OFF")
+                    conn.executescript(store.SCHEMA)
+                    bar = tqdm(unit="doc", disable=not progress, desc="embedded index")
+                    conn.execute("BEGIN")
+                    for doc in documents:
+                        batch.append(doc)
+                        if len(batch) >= BATCH:
+                            refused.update(_insert_or_refuse(conn, batch))
+                            count += len(batch)
+                            bar.update(len(batch))
+                            batch = []
+                    refused.update(_insert_or_refuse(conn, batch))
+                    count += len(batch)
+                    bar.update(len(batch))
+                    bar.close()
+                    if refused and count == len(refused):
+                        raise IndexingError(refused)  # none written: keep the previous index
+                    conn.execute("INSERT INTO fts(fts) VALUES ('optimize')")
+                    conn.execute("COMMIT")
+                    conn.execute("PRAGMA journal_mode=DELETE")
+                finally:
+                    conn.close()
                 os.replace(tmp, self.path)  # the atomic swap
+            except sqlite3.Error as exc:
+                raise _engine_failure((d["id"] for d in batch), exc) from exc
             finally:
                 tmp.unlink(missing_ok=True)
-        return ReindexStats(str(self.path), count, time.perf_counter() - started)
+        return ReindexStats(
+            str(self.path), count - len(refused), time.perf_counter() - started, skipped=refused
+        )
 
-    def upsert(self, documents: list[SearchDocument]) -> None:
+    def upsert(self, documents: list[SearchDocument]) -> dict[int, str]:
         if not documents:
-            return
+            return {}
         with self._writer():
             conn = self._connect()
             try:
                 conn.execute("BEGIN IMMEDIATE")
+                # Every id's older version goes, refused or not (see indexer.engine).
                 store.remove(conn, [d["id"] for d in documents])
-                store.insert(conn, documents)
+                refused = _insert_or_refuse(conn, documents)
                 conn.execute("COMMIT")
             except sqlite3.Error as exc:
-                conn.execute("ROLLBACK")
-                raise IndexingError({d["id"]: str(exc) for d in documents}) from exc
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
+                raise _engine_failure((d["id"] for d in documents), exc) from exc
             finally:
                 conn.close()
+        return refused
 
     def delete(self, ids: list[int]) -> None:
         if not ids:
@@ -120,6 +181,10 @@ class EmbeddedEngine:
                 conn.execute("BEGIN IMMEDIATE")
                 store.remove(conn, ids)
                 conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
+                raise _engine_failure(ids, exc) from exc
             finally:
                 conn.close()
 
@@ -138,6 +203,24 @@ class EmbeddedEngine:
             return {row[0] for row in conn.execute("SELECT id FROM docs")}
         finally:
             conn.close()
+
+    def documents(self, ids: list[int]) -> dict[int, SearchDocument]:
+        found: dict[int, SearchDocument] = {}
+        try:
+            conn = self._connect()
+        except sqlite3.Error as exc:
+            raise SearchUnavailable(f"the search index cannot be opened: {exc}") from exc
+        try:
+            for start in range(0, len(ids), 500):
+                chunk = ids[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                rows = conn.execute(f"SELECT id, body FROM docs WHERE id IN ({marks})", chunk)
+                found.update((row[0], json.loads(row[1])) for row in rows)
+        except sqlite3.OperationalError as exc:
+            raise SearchUnavailable(f"the search index is busy or damaged: {exc}") from exc
+        finally:
+            conn.close()
+        return found
 
     def document(self, doc_id: int) -> dict[str, Any] | None:
         conn = self._connect()

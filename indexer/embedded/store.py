@@ -17,7 +17,6 @@ file belongs to its database by name: it must never be paired with a different f
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import sqlite3
 from collections.abc import Mapping
@@ -25,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from directory.search import FACETS, TEXT_FIELD_NAMES, TEXT_FIELDS
-from indexer.document import SearchDocument
+from indexer.document import SearchDocument, document_json
 from indexer.text import ascii_words, fold_simple
 
 TOKENIZER = "porter unicode61 remove_diacritics 2"
@@ -150,14 +149,17 @@ def remove(conn: sqlite3.Connection, ids: list[int]) -> None:
 
 
 def insert(conn: sqlite3.Connection, docs: list[SearchDocument]) -> None:
-    """Add documents (not yet in the index) to every table, in the caller's transaction."""
+    """Add documents (not yet in the index) to every table, in the caller's transaction.
+
+    Raises as soon as one document cannot be stored (see `indexer.document.document_json`),
+    having written part of the batch: the caller rolls back to before it."""
     if not docs:
         return
     conn.executemany(
         "INSERT INTO docs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             (
-                d["id"], json.dumps(d, separators=(",", ":")), d["end_date"], d["start_date"],
+                d["id"], document_json(d), d["end_date"], d["start_date"],
                 d["next_start"], int(d["enduring"]), d["cme_credits"], d["max_points"],
                 d["claim_deadline"], d["created_at"],
             )

@@ -54,23 +54,24 @@ class OpenSearchEngine:
     def reindex(self, documents: Iterable[SearchDocument], progress: bool = False) -> ReindexStats:
         """Load `documents` into a new index, then point the alias at it in one atomic step.
 
-        On any failure the new index is deleted and the alias stays where it was.
+        Documents refused for what they hold are left out and named in the stats. On any other
+        failure the new index is deleted and the alias stays where it was.
         """
-        return index.rebuild(self.client, self.alias, documents, progress)
+        with answering():
+            return index.rebuild(self.client, self.alias, documents, progress)
 
-    def upsert(self, documents: list[SearchDocument]) -> None:
-        """Index (insert or replace) documents by id; visible to searches on return."""
+    def upsert(self, documents: list[SearchDocument]) -> dict[int, str]:
+        """Index (insert or replace) documents by id; visible to searches on return. Answers
+        the documents refused for what they hold; no older version of those stays indexed."""
         if not documents:
-            return
-        index.write(
-            self.client,
-            self.alias,
-            [
-                {"_op_type": "index", "_index": self.alias, "_id": d["id"], "_source": d}
-                for d in documents
-            ],
-            create=True,
-        )
+            return {}
+        refused: dict[int, str] = {}
+        actions = list(index.index_actions(documents, self.alias, refused))
+        if actions:
+            refused.update(index.write(self.client, self.alias, actions, create=True))
+        if refused:
+            self.delete(sorted(refused))
+        return refused
 
     def delete(self, ids: list[int]) -> None:
         """Remove documents by id; ids that are not indexed are no failure."""
@@ -119,6 +120,21 @@ class OpenSearchEngine:
                 index=self.alias, body=typeahead.suggest_body(text, limit)
             )
         return typeahead.suggestions(typed, response["aggregations"], limit)
+
+    def documents(self, ids: list[int]) -> dict[int, SearchDocument]:
+        """The indexed documents with these ids (a realtime get: the latest write)."""
+        found: dict[int, SearchDocument] = {}
+        with answering():
+            for start in range(0, len(ids), 1000):
+                chunk = [str(i) for i in ids[start : start + 1000]]
+                try:
+                    response = self.client.mget(index=self.alias, body={"ids": chunk})
+                except NotFoundError:
+                    return {}  # nothing indexed yet
+                found.update(
+                    (int(d["_id"]), d["_source"]) for d in response["docs"] if d.get("found")
+                )
+        return found
 
     def count(self) -> int:
         """Documents behind the alias (0 before the first reindex)."""

@@ -12,6 +12,11 @@
   are visible to searches when they return.
 - Engine trouble (unreachable, timeout, 429, 5xx) becomes `SearchUnavailable` (`answering`);
   a 4xx answer to a search means the query we built is wrong, and is raised as is.
+- A document is refused alone, by id with the reason, when it cannot be serialised (checked
+  here, one document at a time, before the bulk helper sees it: the helper would raise for the
+  whole stream) or when OpenSearch answers 400 for it (it does not fit the mapping). Any other
+  failed item (429 after retries, 5xx, a missing alias, a read-only index when the disk is
+  full) is the engine's trouble: IndexingError.
 
 Functions of a client and an alias name, so the engine class stays a thin wrapper.
 """
@@ -35,7 +40,12 @@ from opensearchpy.exceptions import ConnectionError as TransportConnectionError
 from opensearchpy.exceptions import ConnectionTimeout, NotFoundError, TransportError
 from opensearchpy.helpers import streaming_bulk
 
-from indexer.document import SearchDocument
+from indexer.document import (
+    DOCUMENT_JSON_ERRORS,
+    SearchDocument,
+    document_json,
+    unindexable_reason,
+)
 from indexer.engine import IndexingError, ReindexStats, SearchUnavailable
 from indexer.synonyms import synonym_lines
 
@@ -124,6 +134,26 @@ def _failure_reason(item: dict[str, Any]) -> str:
     return reason[:500]
 
 
+def _is_refusal(item: dict[str, Any]) -> bool:
+    """Whether a failed bulk item is OpenSearch refusing that document for what it holds (400:
+    a value that does not fit the mapping), rather than the engine failing."""
+    return item.get("status") == 400
+
+
+def index_actions(
+    documents: Iterable[SearchDocument], index: str, refused: dict[int, str]
+) -> Iterator[dict[str, Any]]:
+    """Bulk "index" actions with each source serialised here (the bulk helper sends a str
+    as it is); a document that cannot be serialised goes into `refused` instead."""
+    for doc in documents:
+        try:
+            source = document_json(doc)
+        except DOCUMENT_JSON_ERRORS as exc:
+            refused[doc["id"]] = unindexable_reason(exc)
+            continue
+        yield {"_op_type": "index", "_index": index, "_id": doc["id"], "_source": source}
+
+
 def _document_id(item: dict[str, Any]) -> int:
     raw = item.get("_id")
     try:
@@ -187,7 +217,9 @@ def rebuild(
 ) -> ReindexStats:
     """Load `documents` into a new index, then point the alias at it in one atomic step.
 
-    On any failure the new index is deleted and the alias stays where it was.
+    Documents refused for what they hold are left out and named in `ReindexStats.skipped`.
+    On any other failure, or when every document was refused, the new index is deleted and the
+    alias stays where it was.
     """
     from tqdm import tqdm
 
@@ -197,9 +229,11 @@ def rebuild(
     try:
         total = len(documents) if isinstance(documents, Sized) else None
         with tqdm(total=total, unit="doc", desc=index, disable=not progress) as bar:
-            written, failures = _load(client, index, documents, bar.update)
+            written, refused, failures = _load(client, index, documents, bar.update)
         if failures:
             raise IndexingError(failures)
+        if refused and not written:
+            raise IndexingError(refused)  # a broken mapping, not bad records
         client.indices.put_settings(index=index, body={"index": _final_settings()})
         client.indices.refresh(index=index)
         actions: list[dict[str, Any]] = [
@@ -218,7 +252,9 @@ def rebuild(
         _delete_indices(client, (name for name in own_indices(client, alias) if name < index))
     except TransportError:  # searches are fine; the next rebuild deletes them
         log.warning("could not delete the indices replaced by %s", index, exc_info=True)
-    return ReindexStats(index=index, documents=written, seconds=time.monotonic() - started)
+    return ReindexStats(
+        index=index, documents=written, seconds=time.monotonic() - started, skipped=refused
+    )
 
 
 def _load(
@@ -226,16 +262,16 @@ def _load(
     index: str,
     documents: Iterable[SearchDocument],
     advance: Callable[[int], Any],
-) -> tuple[int, dict[int, str]]:
-    """Stream documents into `index` in chunks: (documents written, failures by id)."""
-    actions = (
-        {"_op_type": "index", "_index": index, "_id": doc["id"], "_source": doc}
-        for doc in documents
-    )
-    written, failures = 0, {}
+) -> tuple[int, dict[int, str], dict[int, str]]:
+    """Stream documents into `index` in chunks: (documents written, documents refused by id,
+    the engine's failures by id)."""
+    unsendable: dict[int, str] = {}
+    refused: dict[int, str] = {}
+    failures: dict[int, str] = {}
+    written = 0
     for ok, result in streaming_bulk(
         client,
-        actions,
+        index_actions(documents, index, unsendable),
         chunk_size=BULK_CHUNK_SIZE,
         max_chunk_bytes=BULK_MAX_CHUNK_BYTES,
         raise_on_error=False,
@@ -247,10 +283,11 @@ def _load(
         advance(1)
         if ok:
             written += 1
-        else:
-            item = next(iter(result.values()))
-            failures[_document_id(item)] = _failure_reason(item)
-    return written, failures
+            continue
+        item = next(iter(result.values()))
+        (refused if _is_refusal(item) else failures)[_document_id(item)] = _failure_reason(item)
+    advance(len(unsendable))
+    return written, {**unsendable, **refused}, failures
 
 
 # --- writes between rebuilds -----------------------------------------------------------------
@@ -267,8 +304,9 @@ def _ensure_alias(client: OpenSearch, alias: str) -> None:
 
 def write(
     client: OpenSearch, alias: str, actions: list[dict[str, Any]], create: bool = False
-) -> None:
+) -> dict[int, str]:
     """Bulk-write through the alias, retrying engine trouble; raise IndexingError if any fail.
+    Answers the documents OpenSearch refused for what they hold (see `_is_refusal`).
 
     `create`: make the alias (over an empty index) if there is none yet, as an upsert needs;
     without it, no alias means nothing is indexed, so there is nothing to delete.
@@ -278,8 +316,9 @@ def write(
             if create:
                 _ensure_alias(client, alias)
             elif not client.indices.exists_alias(name=alias):
-                return  # nothing indexed yet, so nothing to delete
+                return {}  # nothing indexed yet, so nothing to delete
             failures: dict[int, str] = {}
+            refused: dict[int, str] = {}
             for ok, result in streaming_bulk(
                 client,
                 actions,
@@ -296,7 +335,11 @@ def write(
                 require_alias=True,
             ):
                 op, item = next(iter(result.items()))
-                if not ok and not (op == "delete" and item.get("status") == 404):
+                if ok or (op == "delete" and item.get("status") == 404):
+                    continue
+                if op == "index" and _is_refusal(item):
+                    refused[_document_id(item)] = _failure_reason(item)
+                else:
                     failures[_document_id(item)] = _failure_reason(item)
         except TransportError as e:
             reason = unavailable_reason(e)
@@ -309,4 +352,5 @@ def write(
             continue
         if failures:
             raise IndexingError(failures)
-        return
+        return refused
+    raise AssertionError("unreachable")  # every attempt returns or raises
