@@ -167,3 +167,14 @@ def test_the_provider_page_shows_its_uploads_and_how_they_ended(client, keys):
     assert f"{job['report']['created']} created" in page
     # Another provider's page, even signed in as A, shows none of A's uploads.
     assert job["id"] not in client.get("/providers/2").get_data(as_text=True)
+
+
+def test_a_raw_body_is_read_whatever_type_the_client_says(client, engine, keys):
+    # curl --data-binary @activities.csv sends application/x-www-form-urlencoded.
+    response = client.post(
+        "/api/v1/provider/batch?filename=activities.csv",
+        data=example_csv(),
+        headers={**auth(keys["A"]), "Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert response.get_json()["created"] == len(published.example_payloads())

@@ -305,7 +305,10 @@ def delete_activity(provider_activity_id: str) -> Any:
 @requires_key
 def batch_upload() -> Any:
     dry_run = request.args.get("dry_run", "").lower() in ("1", "true", "yes")
-    upload = request.files.get("file")
+    # A raw body comes with whatever type the client sets (curl --data-binary says
+    # application/x-www-form-urlencoded); only a multipart upload is read as a form, since
+    # reading any other body as a form would consume it.
+    upload = request.files.get("file") if request.mimetype == "multipart/form-data" else None
     if upload is not None:
         filename, data = upload.filename or "", upload.read()
     else:
