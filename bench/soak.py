@@ -59,8 +59,16 @@ def rss_kib(pid: int) -> int:
 
 
 def workers(master: int) -> list[int]:
-    children = Path(f"/proc/{master}/task/{master}/children")
-    return [int(p) for p in children.read_text().split()] if children.exists() else []
+    """The master's child processes (its workers), by each process's parent id."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # the process ended while we looked
+        if int(fields[1]) == master:
+            found.append(int(stat.parent.name))
+    return found
 
 
 class Load:
@@ -96,35 +104,40 @@ class Load:
                 self.fivexx.append(f"{code} {method} {url}")
 
     def client(self, seed: int) -> None:
+        """Reads as fast as answers come: the search page, the API, detail pages."""
         rnd = random.Random(seed)
         while time.monotonic() < self.deadline:
             roll = rnd.random()
             query = rnd.choice(QUERIES)
             query = query if "=" in query else "q=" + query.replace(" ", "+")
-            if roll < 0.45:
+            if roll < 0.5:
                 self.request("page", f"/?{query}")
-            elif roll < 0.75:
+            elif roll < 0.85:
                 self.request("api", f"/api/v1/search?{query}")
-            elif roll < 0.9:
-                self.request("detail", f"/activities/{rnd.choice(self.ids)}")
             else:
-                pid = f"SOAK-{rnd.randrange(200)}"
-                body = {
-                    "provider_activity_id": pid,
-                    "title": f"Soak test activity {pid}",
-                    "format": "Course",
-                    "start_date": date.today().replace(year=date.today().year + 1).isoformat(),
-                    "end_date": date.today().replace(year=date.today().year + 1).isoformat(),
-                    "delivery": "online",
-                    "url": "https://example.org/soak",
-                    "cme_credits": 1,
-                }
-                self.request(
-                    "write",
-                    f"/api/v1/provider/activities/{pid}",
-                    json.dumps(body).encode(),
-                    "PUT",
-                )
+                self.request("detail", f"/activities/{rnd.choice(self.ids)}")
+
+    def writer(self, per_second: float) -> None:
+        """A provider's steady writes through the web service, under its rate limit (120 a
+        minute per address: the whole soak comes from 127.0.0.1)."""
+        rnd = random.Random(0)
+        year = date.today().year + 1
+        while time.monotonic() < self.deadline:
+            pid = f"SOAK-{rnd.randrange(200)}"
+            body = {
+                "provider_activity_id": pid,
+                "title": f"Soak test activity {pid}",
+                "format": "Course",
+                "start_date": f"{year}-03-01",
+                "end_date": f"{year}-03-01",
+                "delivery": "online",
+                "url": "https://example.org/soak",
+                "cme_credits": 1,
+            }
+            self.request(
+                "write", f"/api/v1/provider/activities/{pid}", json.dumps(body).encode(), "PUT"
+            )
+            time.sleep(1 / per_second)
 
 
 def big_csv(path: Path, count: int) -> int:
@@ -141,7 +154,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=3)
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--import-count", type=int, default=20_000)
-    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--port", type=int, default=0, help="0: any free port")
     args = parser.parse_args()
 
     data = Path(tempfile.mkdtemp(prefix="soak-"))
@@ -159,6 +172,21 @@ def main() -> None:
     provider_id = next(p for p in providers if p.isdigit())
     key_out = run([str(BIN / "directory"), "api-key", "create", "--provider", provider_id], env)
     key = next(w for w in key_out.split() if w.startswith("cme_"))
+    # The import has a key of its own: the steady writes may meet the per-key rate limit (429,
+    # counted apart below), and the import must not be refused for their sake.
+    import_out = run(
+        [
+            str(BIN / "directory"),
+            "api-key",
+            "create",
+            "--provider",
+            provider_id,
+            "--name",
+            "import",
+        ],
+        env,
+    )
+    import_key = next(w for w in import_out.split() if w.startswith("cme_"))
     csv_path = data / "big.csv"
     rows = big_csv(csv_path, args.import_count)
 
@@ -168,6 +196,12 @@ def main() -> None:
     ids = [r[0] for r in db.execute("SELECT id FROM activities WHERE status='Active' LIMIT 500")]
     db.close()
 
+    if not args.port:
+        import socket
+
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            args.port = probe.getsockname()[1]
     gunicorn = subprocess.Popen(  # noqa: S603
         [
             str(BIN / "gunicorn"),
@@ -184,61 +218,69 @@ def main() -> None:
         env=env,
         cwd=ROOT,
     )
-    base = f"http://127.0.0.1:{args.port}"
-    for _ in range(100):
-        try:
-            urllib.request.urlopen(base + "/api/v1/suggest?q=he", timeout=2).read()
-            break
-        except OSError:
-            time.sleep(0.2)
-
-    seconds = args.minutes * 60
-    start = time.monotonic()
-    load = Load(base, key, ids, start + seconds)
-    threads = [threading.Thread(target=load.client, args=(n,)) for n in range(args.clients)]
-    for t in threads:
-        t.start()
-
-    rss: dict[int, list[int]] = defaultdict(list)
-    events: dict[str, float | str] = {}
-    midway_done = False
-    job_url = None
-    while time.monotonic() < start + seconds:
-        for pid in workers(gunicorn.pid):
-            rss[pid].append(rss_kib(pid))
-        if not midway_done and time.monotonic() > start + seconds / 2:
-            midway_done = True
-            t0 = time.perf_counter()
-            run([str(BIN / "directory"), "index"], env)
-            events["full reindex (s)"] = round(time.perf_counter() - t0, 1)
-            body = csv_path.read_bytes()
-            req = urllib.request.Request(
-                base + "/api/v1/provider/batch?filename=big.csv",
-                data=body,
-                method="POST",
-                headers={"Authorization": f"Bearer {key}"},
-            )
-            t_import = time.perf_counter()
+    try:
+        base = f"http://127.0.0.1:{args.port}"
+        for _ in range(100):
             try:
-                with urllib.request.urlopen(req, timeout=60) as response:
-                    events["import answered"] = response.status
-                    job_url = json.loads(response.read())["links"]["job"]
-            except urllib.error.HTTPError as exc:
-                events["import answered"] = f"{exc.code}: {exc.read()[:300]!r}"
-        if job_url:
-            req = urllib.request.Request(base + job_url, headers={"Authorization": f"Bearer {key}"})
-            with urllib.request.urlopen(req, timeout=30) as response:
-                job = json.loads(response.read())["job"]
-            if job["status"] in ("done", "failed"):
-                events["import job"] = job["status"]
-                events["import created"] = (job["report"] or {}).get("created", 0)
-                events["import (s)"] = round(time.perf_counter() - t_import, 1)
-                job_url = None
-        time.sleep(5)
-    for t in threads:
-        t.join()
-    gunicorn.send_signal(signal.SIGTERM)
-    gunicorn.wait(timeout=30)
+                urllib.request.urlopen(base + "/api/v1/suggest?q=he", timeout=2).read()
+                break
+            except OSError:
+                time.sleep(0.2)
+
+        seconds = args.minutes * 60
+        start = time.monotonic()
+        load = Load(base, key, ids, start + seconds)
+        threads = [threading.Thread(target=load.client, args=(n,)) for n in range(args.clients)]
+        threads.append(threading.Thread(target=load.writer, args=(1.0,)))
+        for t in threads:
+            t.start()
+
+        rss: dict[int, list[int]] = defaultdict(list)
+        events: dict[str, float | str] = {}
+        midway_done = False
+        job_url = None
+        while time.monotonic() < start + seconds:
+            for pid in workers(gunicorn.pid):
+                rss[pid].append(rss_kib(pid))
+            if not midway_done and time.monotonic() > start + seconds / 2:
+                midway_done = True
+                t0 = time.perf_counter()
+                run([str(BIN / "directory"), "index"], env)
+                events["full reindex (s)"] = round(time.perf_counter() - t0, 1)
+                body = csv_path.read_bytes()
+                req = urllib.request.Request(
+                    base + "/api/v1/provider/batch?filename=big.csv",
+                    data=body,
+                    method="POST",
+                    headers={"Authorization": f"Bearer {import_key}"},
+                )
+                t_import = time.perf_counter()
+                try:
+                    with urllib.request.urlopen(req, timeout=60) as response:
+                        events["import answered"] = response.status
+                        job_url = json.loads(response.read())["links"]["job"]
+                except urllib.error.HTTPError as exc:
+                    events["import answered"] = f"{exc.code}: {exc.read()[:300]!r}"
+                except urllib.error.URLError as exc:
+                    events["import answered"] = f"connection failed: {exc.reason}"
+            if job_url:
+                req = urllib.request.Request(
+                    base + job_url, headers={"Authorization": f"Bearer {import_key}"}
+                )
+                with urllib.request.urlopen(req, timeout=30) as response:
+                    job = json.loads(response.read())["job"]
+                if job["status"] in ("done", "failed"):
+                    events["import job"] = job["status"]
+                    events["import created"] = (job["report"] or {}).get("created", 0)
+                    events["import (s)"] = round(time.perf_counter() - t_import, 1)
+                    job_url = None
+            time.sleep(5)
+        for t in threads:
+            t.join()
+    finally:
+        # Stop the server whatever happened, so no run leaves it holding the port.
+        gunicorn.send_signal(signal.SIGTERM)
+        gunicorn.wait(timeout=30)
 
     def pct(values: list[float], q: float) -> float:
         return statistics.quantiles(values, n=100)[int(q) - 1] * 1000 if len(values) > 1 else 0
@@ -249,7 +291,10 @@ def main() -> None:
         f"{args.minutes:g} min, {rows:,}-row import midway\n"
     )
     print(f"requests {total:,}; status counts {dict(sorted(load.status.items()))}")
-    print(f"5xx (not counting 503 with Retry-After): {len(load.fivexx)}; 503 busy: {load.busy}")
+    print(
+        f"5xx (not counting 503 with Retry-After): {len(load.fivexx)}; 503 busy: {load.busy}; "
+        f"429 rate-limited: {load.status.get(429, 0)}"
+    )
     for sample in load.fivexx[:10]:
         print("  ", sample)
     print("\n| kind | requests | p50 ms | p95 ms |\n|---|---|---|---|")
