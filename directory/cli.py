@@ -238,7 +238,7 @@ def import_file(path: str, provider_id: int, dry_run: bool) -> None:
     for message in report.warnings:
         click.echo(f"warning: {message}", err=True)
     if not report.ok:
-        raise click.ClickException(f"{len(report.errors)} problems; nothing was saved")
+        raise click.ClickException(f"{report.error_count} problems; nothing was saved")
     verb = "would create" if dry_run else "created"
     click.echo(
         f"{verb} {len(report.created)}, updated {len(report.updated)}, "

@@ -244,3 +244,85 @@ def test_a_spreadsheet_formula_is_refused_not_evaluated(sessions, database_url):
     assert not report.written
     assert any(str(m).startswith("row 2") and "formula" in str(m) for m in report.errors)
     assert dump(database_url) == before
+
+
+# --- what the registry's rules refuse, in every format ---------------------------------------
+
+UNSAFE_URLS = [
+    "javascript:alert(1)",
+    "  JavaScript:alert(document.cookie)",
+    "java\tscript:alert(1)",
+    "data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==",
+    "vbscript:msgbox(1)",
+]
+
+
+@pytest.mark.parametrize("url", UNSAFE_URLS)
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_an_activity_url_that_is_not_http_is_refused_and_nothing_is_written(
+    sessions, database_url, fmt, url
+):
+    payloads = example_payloads()
+    payloads[1]["url"] = url
+    before = dump(database_url)
+    report = run(sessions, fmt, payloads)
+    assert not report.written
+    texts = [str(m) for m in report.errors]
+    assert texts == [
+        f"{location(fmt, 1)}{' (LU-2027-031)' if fmt in ('xml', 'json') else ''}, activity URL: "
+        "must be an http:// or https:// address, like https://cme.example.org/course"
+    ]
+    assert dump(database_url) == before
+
+
+def test_a_json_file_with_a_lone_surrogate_is_refused_and_nothing_is_written(
+    sessions, database_url
+):
+    activity = json_activity(example_payloads()[0])
+    activity["keywords"] = ["HFpEF", "\udfff"]
+    data = json.dumps({"activities": [activity]}).encode()  # "\udfff" as a JSON escape
+    before = dump(database_url)
+    report = import_records(
+        sessions, 1, lambda: read_records("a.json", data), TODAY, source="batch"
+    )
+    assert not report.written and dump(database_url) == before
+    assert [str(m) for m in report.errors] == [
+        "activity 1 (LU-2027-014), keywords: item 2: contains characters that are not valid "
+        "text (a lone surrogate at position 1)"
+    ]
+
+
+# --- a short answer, whatever the file -------------------------------------------------------
+
+
+def test_the_report_lists_the_first_problems_and_counts_the_rest(sessions, monkeypatch):
+    import directory.provider_data.batch as batch_module
+
+    monkeypatch.setattr(batch_module, "MAX_REPORTED_PROBLEMS", 10)
+    rows = "".join(f"ID-{i},T,Course,not a date,nor this\r\n" for i in range(30))
+    data = f"Your activity id,Title,Format,Start date,End date\r\n{rows}".encode()
+    report = import_records(sessions, 1, lambda: read_records("a.csv", data), TODAY, source="batch")
+    assert not report.ok and not report.written
+    assert report.error_count == 60 and len(report.errors) == 11
+    assert str(report.errors[0]) == (
+        "row 2, start date: 'not a date' is not a date; write it as YYYY-MM-DD"
+    )
+    assert str(report.errors[-1]) == (
+        "file, more problems: and 50 more problems (not listed); fix those above and send "
+        "the file again"
+    )
+    body = report.as_dict()
+    assert body["error_count"] == 60 and len(body["errors"]) == 11
+
+
+def test_a_windows_1252_files_warning_reaches_the_report(sessions):
+    name, data = render("csv", example_payloads())
+    data = data.decode().replace("Chicago", "Montréal").encode("cp1252")
+    report = import_records(sessions, 1, lambda: read_records(name, data), TODAY, source="batch")
+    assert report.written
+    assert str(report.warnings[0]).startswith(
+        "file, encoding: the file is not UTF-8, so it was read as Windows-1252"
+    )
+    assert report.warning_count == len(report.warnings)
+    with sessions() as session:
+        assert "Montréal" in set(session.scalars(select(Activity.city)))

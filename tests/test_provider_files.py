@@ -6,6 +6,7 @@ import codecs
 import csv
 import io
 import json
+import re
 import struct
 import tracemalloc
 import zipfile
@@ -856,3 +857,445 @@ def test_a_50000_row_csv_streams_in_small_memory():
         tracemalloc.stop()
     assert count == 50_000
     assert peak < 50 * 1024 * 1024, f"peak {peak / 1e6:.1f} MB"
+
+
+# --- text that is not valid text: lone surrogates and control characters ---------------------
+
+
+def _bad_text(spec, text):
+    return [text] if spec.kind == "list" else text
+
+
+@pytest.mark.parametrize("spec", LAYOUT.fields, ids=lambda s: s.name)
+def test_a_lone_surrogate_is_refused_in_every_field(spec):
+    with pytest.raises(BadValue) as e:
+        coerce_value(spec, _bad_text(spec, "ab\udfffc"))
+    assert "contains characters that are not valid text (a lone surrogate at position 3)" in str(
+        e.value
+    )
+    str(e.value).encode("utf-8")  # the message itself is valid text
+
+
+@pytest.mark.parametrize("spec", LAYOUT.fields, ids=lambda s: s.name)
+def test_a_control_character_is_refused_in_every_field(spec):
+    with pytest.raises(BadValue, match=r"contains a control character \(U\+001B\) at position 2"):
+        coerce_value(spec, _bad_text(spec, "a\x1b[31m"))
+
+
+def test_tabs_and_line_breaks_are_text_and_leading_controls_are_not_stripped_away():
+    assert coerce_value(LAYOUT.field("description"), "one\ttwo\r\nthree") == "one\ttwo\r\nthree"
+    with pytest.raises(BadValue, match="U\\+001F"):
+        coerce_value(LAYOUT.field("title"), "\x1fA title")  # str.strip() would drop it
+
+
+def test_a_json_file_with_lone_surrogates_names_each_field():
+    data = json.dumps(
+        [
+            {
+                "provider_activity_id": "A",
+                "title": "T",
+                "keywords": ["fine", "\udfff"],
+                "moc": [{"board": "ABIM", "practice_areas": ["x\ud800"]}],
+                "occurrences": [
+                    {"start_date": "2027-03-11", "end_date": "2027-03-11", "city": "\udc00"}
+                ],
+            }
+        ]
+    ).encode()
+    assert b"\\udfff" in data  # written as JSON escapes, as a careless client would
+    (record,) = read("a.json", data)
+    assert texts(record) == [
+        "keywords: item 2: contains characters that are not valid text (a lone surrogate at position 1)",
+        "occurrence 1: city: contains characters that are not valid text (a lone surrogate at position 1)",
+        "ABIM practice areas: item 1: contains characters that are not valid text (a lone surrogate at position 2)",
+    ]
+    assert record.payload["keywords"] == []
+
+
+def test_messages_never_quote_a_lone_surrogate_or_a_control_character():
+    data = json.dumps(
+        [{"provider_activity_id": "A", "ti\udfff\x07tle": "T", "moc": [{"board": "\udfff"}]}]
+    ).encode()
+    (record,) = read("a.json", data)
+    for problem in record.problems:
+        text = str(problem)
+        text.encode("utf-8")
+        assert "\x07" not in text
+    assert texts(record)[0].startswith("activity 1/ti\ufffd\ufffdtle: unknown key")
+    assert (
+        "MOC registration 1: the board contains characters that are not valid text"
+        in texts(record)[1]
+    )
+
+
+# --- bounded work: every limit on a file, each with a small hostile file ---------------------
+
+
+def _activities(fmt: str, count: int) -> tuple[str, bytes]:
+    ids = [f"ID-{i}" for i in range(count)]
+    if fmt == "csv":
+        return "a.csv", csv_file(REQUIRED, *(f"{i},T,Course,2027-03-11,2027-03-12" for i in ids))
+    if fmt == "xlsx":
+        rows = [[i, "T", "Course", "2027-03-11", "2027-03-12"] for i in ids]
+        return "a.xlsx", xlsx_file([REQUIRED.split(","), *rows])
+    if fmt == "xml":
+        body = "".join(
+            f"<activity><provider_activity_id>{i}</provider_activity_id></activity>" for i in ids
+        )
+        return "a.xml", f"<activities>{body}</activities>".encode()
+    return "a.json", json.dumps([{"provider_activity_id": i} for i in ids]).encode()
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_a_file_of_more_activities_than_the_limit_is_refused(monkeypatch, fmt):
+    monkeypatch.setattr(files, "MAX_ACTIVITIES", 3)
+    assert len(read(*_activities(fmt, 3))) == 3
+    with pytest.raises(FileRejected) as e:
+        read(*_activities(fmt, 4))
+    assert str(e.value) == (
+        "the file holds more than 3 activities, the most one file may hold: "
+        "split it into files of at most 3"
+    )
+
+
+def test_the_activity_limit_applies_to_a_web_service_document(monkeypatch):
+    monkeypatch.setattr(files, "MAX_ACTIVITIES", 2)
+    document = {"activities": [{"provider_activity_id": f"X{i}"} for i in range(3)]}
+    with pytest.raises(FileRejected, match="more than 2 activities"):
+        list(files.read_document(document, size=100, name="body.json"))
+
+
+def test_the_real_limits_are_what_the_layout_page_says():
+    docs = render_docs()
+    assert files.MAX_ACTIVITIES == 50_000 and "at most 50,000 activities" in docs
+    assert "to row 100,000" in docs and "1,000,000 different texts" in docs
+    assert "first 200 errors" in docs
+
+
+def _sheet_with_rows(rows_xml: str) -> bytes:
+    """A workbook whose sheet is the header row, then `rows_xml` as written."""
+    data = xlsx_file([REQUIRED.split(",")])
+    sheet = zipfile.ZipFile(io.BytesIO(data)).read("xl/worksheets/sheet1.xml").decode()
+    start = sheet.index("<sheetData>") + len("<sheetData>")
+    end = sheet.index("</sheetData>")
+    header_row = sheet[start:end]
+    return _with_sheet(data, sheet[:start] + header_row + rows_xml + sheet[end:])
+
+
+def test_a_sheet_of_empty_rows_past_the_row_limit_is_refused(monkeypatch):
+    monkeypatch.setattr(files, "MAX_SHEET_ROWS", 50)
+    fine = _sheet_with_rows('<row spans="1:5"/>' * 48)
+    assert read("a.xlsx", fine) == []
+    with pytest.raises(FileRejected) as e:
+        read("a.xlsx", _sheet_with_rows('<row spans="1:5"/>' * 60))
+    assert str(e.value).startswith("the sheet goes on past row 50 (counting empty rows)")
+
+
+def test_a_sheet_whose_rows_jump_far_down_is_refused_at_once(monkeypatch):
+    monkeypatch.setattr(files, "MAX_SHEET_ROWS", 1000)
+    far = '<row r="1048576"><c r="A1048576" t="inlineStr"><is><t>x</t></is></c></row>'
+    with pytest.raises(FileRejected, match="past row 1,000"):
+        read("a.xlsx", _sheet_with_rows(far))
+
+
+def test_a_sheet_of_cells_in_a_far_column_is_refused_at_the_cell_limit(monkeypatch):
+    monkeypatch.setattr(files, "MAX_SHEET_CELLS", 50_000)
+    far = "".join(
+        f'<row r="{n}"><c r="XFD{n}" t="inlineStr"><is><t>x</t></is></c></row>'
+        for n in range(2, 10)
+    )
+    with pytest.raises(FileRejected, match=r"more than 50,000 cells by row 5"):
+        read("a.xlsx", _sheet_with_rows(far))
+
+
+def test_a_big_sheet_that_does_not_record_its_size_is_refused_before_opening(monkeypatch):
+    # openpyxl would parse such a sheet whole, and hold its rows, before the first row.
+    monkeypatch.setattr(files, "MAX_XLSX_UNSIZED_SHEET_BYTES", 2_000)
+    sized = _sheet_with_rows('<row spans="1:5"/>' * 200)
+    assert b"<dimension" in zipfile.ZipFile(io.BytesIO(sized)).read("xl/worksheets/sheet1.xml")
+    assert read("a.xlsx", sized) == []
+    sheet = zipfile.ZipFile(io.BytesIO(sized)).read("xl/worksheets/sheet1.xml").decode()
+    unsized = _with_sheet(sized, re.sub(r"<dimension[^>]*/>", "", sheet))
+    with pytest.raises(FileRejected) as e:
+        FileReader("a.xlsx", unsized)
+    assert "does not record its size (no <dimension> before its rows)" in str(e.value)
+    small = re.sub(r"<dimension[^>]*/>", "", sheet).replace('<row spans="1:5"/>', "")
+    assert read("a.xlsx", _with_sheet(sized, small)) == []  # under the limit: read as before
+
+
+def test_a_csv_of_empty_lines_past_the_row_limit_is_refused(monkeypatch):
+    monkeypatch.setattr(files, "MAX_SHEET_ROWS", 100)
+    assert len(read("a.csv", csv_file(REQUIRED, GOOD, *[""] * 90))) == 1
+    with pytest.raises(FileRejected, match="the file goes on past row 100"):
+        read("a.csv", csv_file(REQUIRED, GOOD, *[""] * 200))
+
+
+def _with_shared_strings(count: int, text: str = "s") -> bytes:
+    data = xlsx_file([REQUIRED.split(",")])
+    source = zipfile.ZipFile(io.BytesIO(data))
+    types = source.read("[Content_Types].xml").decode()
+    strings = "".join(f"<si><t>{text}{i}</t></si>" for i in range(count))
+    sst = f'<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">{strings}</sst>'
+    override = (
+        '<Override PartName="/xl/strings.xml" ContentType="application/vnd.openxmlformats-'
+        'officedocument.spreadsheetml.sharedStrings+xml"/>'
+    )
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as archive:
+        for name in source.namelist():
+            content = source.read(name)
+            archive.writestr(
+                name,
+                types.replace("</Types>", override + "</Types>")
+                if name == "[Content_Types].xml"
+                else content,
+            )
+        archive.writestr("xl/strings.xml", sst)  # named as the content types say, not as usual
+    return out.getvalue()
+
+
+def test_too_many_shared_strings_are_refused_before_openpyxl_reads_them(monkeypatch):
+    monkeypatch.setattr(files, "MAX_XLSX_SHARED_STRINGS", 100)
+    assert read("a.xlsx", _with_shared_strings(100)) == []
+    with pytest.raises(FileRejected) as e:
+        FileReader("a.xlsx", _with_shared_strings(101))  # the constructor: nothing read yet
+    assert "more than 100 different texts (shared strings)" in str(e.value)
+
+
+def test_shared_strings_over_the_size_limit_are_refused(monkeypatch):
+    monkeypatch.setattr(files, "MAX_XLSX_SHARED_STRING_BYTES", 10_000)
+    with pytest.raises(FileRejected, match=r"shared strings\) unpacks to .* the limit is 9.8 KB"):
+        FileReader("a.xlsx", _with_shared_strings(20, "x" * 1000))
+
+
+def test_unknown_xml_elements_are_listed_up_to_a_limit_and_the_rest_counted():
+    unknown = "".join(f"<colour{i}/>" for i in range(500))
+    data = f"<activities><activity><provider_activity_id>A</provider_activity_id>{unknown}</activity></activities>"
+    (record,) = read("a.xml", data.encode())
+    assert len(record.problems) == 21
+    assert texts(record)[0].startswith("activity 1/colour0: unknown element")
+    assert texts(record)[-1] == "activity 1: and 480 more unknown elements (not listed)"
+
+
+def test_an_xml_activity_of_too_many_elements_is_refused(monkeypatch):
+    monkeypatch.setattr(files, "MAX_XML_ELEMENTS_PER_ACTIVITY", 100)
+    many = "<keywords>" + "<keyword>k</keyword>" * 98 + "</keywords>"  # 100 with the id
+    fine = f"<activities><activity><provider_activity_id>A</provider_activity_id>{many}</activity></activities>"
+    (record,) = read("a.xml", fine.encode())
+    assert len(record.payload["keywords"]) == 98
+    too_many = fine.replace("</keywords>", "<keyword>k</keyword></keywords>")
+    with pytest.raises(FileRejected, match="activity 1 holds more than 100 elements"):
+        read("a.xml", too_many.encode())
+
+
+def test_unknown_json_keys_are_listed_up_to_a_limit_and_the_rest_counted():
+    activity = {"provider_activity_id": "A", **{f"colour{i}": 1 for i in range(300)}}
+    activity["moc"] = [{"board": "ABIM", "pionts": 1}]
+    (record,) = read("a.json", json.dumps([activity]).encode())
+    assert len(record.problems) == 21
+    assert texts(record)[-1] == "activity 1: and 281 more unknown keys (not listed)"
+
+
+def test_cells_without_a_header_are_listed_up_to_a_limit_and_the_rest_counted():
+    (record,) = read("a.csv", csv_file(REQUIRED, GOOD + ",x" * 100))
+    assert len(record.problems) == 21
+    assert texts(record)[-1] == "row: and 80 more cells without a header (not listed)"
+
+
+def test_one_activitys_problems_are_listed_up_to_a_limit_and_the_rest_counted():
+    occurrences = [{"start_date": "soon", "end_date": "later"} for _ in range(200)]
+    data = json.dumps([{"provider_activity_id": "A", "occurrences": occurrences}]).encode()
+    (record,) = read("a.json", data)
+    assert len(record.problems) == files.MAX_PROBLEMS_PER_ACTIVITY + 1
+    assert texts(record)[-1] == "more problems: and 350 more on this activity (not listed)"
+
+
+def test_unknown_headers_are_named_up_to_a_limit():
+    header = REQUIRED + "," + ",".join(f"Colour {i}" for i in range(5000))
+    with pytest.raises(FileRejected) as e:
+        read("a.csv", csv_file(header, GOOD))
+    assert "'Colour 19', and 4,980 more" not in str(e.value)
+    assert "'Colour 19' and 4,980 more; use the headers" in str(e.value)
+    assert len(str(e.value)) < 1000
+
+
+def test_json_of_too_many_objects_and_lists_is_refused_before_parsing(monkeypatch):
+    monkeypatch.setattr(files, "MAX_JSON_CONTAINERS", 100)
+    assert (
+        len(
+            read(
+                "a.json",
+                json.dumps([{"provider_activity_id": "A", "keywords": ["[{"]}] * 33).encode(),
+            )
+        )
+        == 33
+    )
+    with pytest.raises(FileRejected, match="more than 100 objects and lists"):
+        read("a.json", b"[" + b",".join([b"{}"] * 101) + b"]")
+
+
+# --- a CSV mixing UTF-8 and Windows-1252 -----------------------------------------------------
+
+
+def test_a_csv_mixing_utf8_and_windows_1252_is_refused_naming_the_first_bad_line():
+    utf8 = "LU-1,Cours à Zürich,Course,2027-03-11,2027-03-12\r\n".encode()
+    cp1252 = "LU-2,Cours à Montréal,Course,2027-03-11,2027-03-12\r\n".encode("cp1252")
+    head = f"{REQUIRED}\r\n".encode()
+    with pytest.raises(FileRejected) as e:
+        FileReader("a.csv", head + utf8 + cp1252)
+    assert str(e.value) == (
+        "line 3 is not UTF-8 while earlier lines are: save the file as UTF-8 "
+        "(in Excel: Save As > 'CSV UTF-8')"
+    )
+    with pytest.raises(FileRejected, match="line 2 is not UTF-8 while line 3 is"):
+        FileReader("a.csv", head + cp1252 + utf8)
+    with pytest.raises(
+        FileRejected, match="line 2 is not UTF-8 while the file begins with a UTF-8 byte order mark"
+    ):
+        FileReader("a.csv", codecs.BOM_UTF8 + head + cp1252)
+
+
+# --- no Python internals in messages ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"[" * 100_000,
+        b"[" * 100_000 + b"]" * 100_000,
+        b"[" * 21 + b"]" * 21,
+        b'{"activities": [{"provider_activity_id": "A", "title": ' + b"[" * 30 + b"]" * 30 + b"}]}",
+    ],
+    ids=["100k open", "100k balanced", "21 deep", "30 deep in a value"],
+)
+def test_deeply_nested_json_is_refused_in_words(data):
+    with pytest.raises(FileRejected) as e:
+        read("a.json", data)
+    assert str(e.value).startswith("the JSON nests objects and lists more than 20 levels deep")
+    assert "recursion" not in str(e.value)
+
+
+def test_json_nesting_20_deep_is_read():
+    # {"activities": [{"moc": [{"practice_areas": [...]}]}]} is 6 deep; 14 lists more make 20.
+    areas: Any = ["x"]
+    for _ in range(14):
+        areas = [areas]
+    deep = {"provider_activity_id": "A", "moc": [{"board": "ABIM", "practice_areas": areas}]}
+    (record,) = read("a.json", json.dumps({"activities": [deep]}).encode())
+    assert texts(record) == ["ABIM practice areas: item 1: must be text, not a list"]
+    with pytest.raises(FileRejected, match="more than 20 levels deep"):
+        read(
+            "a.json",
+            json.dumps(
+                {"activities": [{**deep, "moc": [{"board": "ABIM", "practice_areas": [areas]}]}]}
+            ).encode(),
+        )
+
+
+def test_read_document_refuses_deep_nesting_like_a_file():
+    deep: Any = "x"
+    for _ in range(25):
+        deep = [deep]
+    with pytest.raises(FileRejected, match="more than 20 levels deep"):
+        list(files.read_document({"activities": [{"title": deep}]}, size=100, name="body.json"))
+
+
+def test_parse_json_body_refuses_deep_nesting_in_words():
+    with pytest.raises(FileRejected, match="more than 20 levels deep"):
+        files.parse_json_body(b"[" * 100_000)
+    assert files.parse_json_body(b'{"title": "T"}') == {"title": "T"}
+
+
+def test_a_json_number_of_too_many_digits_is_a_problem_on_its_field():
+    data = b'[{"provider_activity_id": "A", "cme_credits": ' + b"1" * 5000 + b"}]"
+    (record,) = read("a.json", data)
+    (message,) = texts(record)
+    assert message.startswith("AMA PRA Category 1 Credits: '1111")
+    assert "has too many digits (5,000); write it with at most 30 digits" in message
+    assert "sys." not in message
+
+
+@pytest.mark.parametrize(
+    "name", ["cme_credits", "fee", "completions_reported", "title", "format", "mips", "start_date"]
+)
+@pytest.mark.parametrize("number", [10**400, 10**5000, -(10**40)], ids=["400", "5000", "-40"])
+def test_huge_numbers_are_refused_in_words_never_with_a_python_error(name, number):
+    spec = LAYOUT.field(name)
+    try:
+        value = coerce_value(spec, number)
+    except BadValue as e:
+        assert "sys." not in str(e) and "int " not in str(e)
+        if spec.kind in ("number", "money"):
+            assert "too many digits" in str(e)
+    else:
+        assert spec.kind == "text" and len(value) <= 500  # a number written as a title
+
+
+def test_an_xlsx_number_of_too_many_digits_is_refused_in_words():
+    row = '<row r="2"><c r="A2"><v>' + "1" * 5000 + "</v></c></row>"
+    with pytest.raises(FileRejected) as e:
+        read("a.xlsx", _sheet_with_rows(row))
+    assert str(e.value) == (
+        "the workbook cannot be read (a number in it has too many digits); "
+        "save it again from Excel as 'Excel Workbook (.xlsx)'"
+    )
+
+
+def test_a_workbook_missing_a_part_is_refused_in_words():
+    data = xlsx_file([REQUIRED.split(",")])
+    source = zipfile.ZipFile(io.BytesIO(data))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as archive:
+        for name in source.namelist():
+            if name != "xl/_rels/workbook.xml.rels":
+                archive.writestr(name, source.read(name))
+    with pytest.raises(FileRejected) as e:
+        read("a.xlsx", out.getvalue())
+    assert "a part it refers to is missing" in str(e.value)
+    assert "Error" not in str(e.value) and "archive" not in str(e.value)
+
+
+def test_a_truncated_workbook_is_refused_in_words():
+    data = xlsx_file([REQUIRED.split(",")])
+    with pytest.raises(FileRejected) as e:
+        read("a.xlsx", data[: len(data) // 2])
+    assert str(e.value) == (
+        "the .xlsx file is damaged (it is not a complete zip archive); "
+        "save it again from Excel as 'Excel Workbook (.xlsx)'"
+    )
+
+
+@pytest.mark.parametrize("encoding", ["shift_jis", "utf-32", "x-mac-roman", "klingon"])
+def test_xml_in_an_encoding_we_do_not_read_is_refused_in_words(encoding):
+    data = f'<?xml version="1.0" encoding="{encoding}"?><activities/>'.encode()
+    with pytest.raises(FileRejected, match="the XML declares an encoding we do not read"):
+        read("a.xml", data)
+
+
+def test_a_runaway_quote_is_explained_in_words():
+    data = csv_file(REQUIRED, 'LU-1,"' + "x" * 200_000)
+    with pytest.raises(FileRejected) as e:
+        read("a.csv", data)
+    assert str(e.value).startswith(
+        "row 2: the CSV cannot be read: a cell is longer than 131,072 characters"
+    )
+    assert "field limit" not in str(e.value)
+
+
+def test_a_long_header_of_quotes_and_commas_is_read_quickly():
+    # csv.Sniffer's expressions backtrack on such a line: seconds, growing with its square.
+    import time
+
+    started = time.perf_counter()
+    with pytest.raises(FileRejected, match="unknown columns"):
+        read("a.csv", csv_file(',"' * 20_000, GOOD))
+    assert time.perf_counter() - started < 1.0
+
+
+@pytest.mark.parametrize("url", ["javascript:alert(1)", " JavaScript:alert(1)", "data:text/html,x"])
+def test_an_unsafe_url_in_a_file_is_read_for_the_rules_to_refuse(url):
+    # The rule is the registry's (tests/test_provider_batch.py has the whole file refused);
+    # reading only strips the surrounding spaces.
+    (record,) = read("a.csv", csv_file(f"{REQUIRED},Activity URL", f'{GOOD},"{url}"'))
+    assert record.payload["url"] == url.strip()
+    assert rules.safe_url(record.payload["url"]) is None

@@ -407,3 +407,103 @@ def test_activity_with_completions_cannot_be_deleted():
     assert rules.deletion_problems(f.activity(completions_reported=0)) == []
     [problem] = rules.deletion_problems(f.activity(completions_reported=12))
     assert "12 learner completions" in problem.message and "withdraw" in problem.message
+
+
+# --- the activity URL: only http(s) addresses, so no stored link can run script --------------
+
+SAFE_URLS = [
+    "https://cme.example.org/hfpef",
+    "http://cme.example.org",
+    "HTTPS://CME.EXAMPLE.ORG/Course?id=3&x=%20#top",
+    "https://xn--mnchen-3ya.example/kurs",
+    "https://münchen.example/kurs",
+    "https://[2001:db8::1]:8443/course",
+    "https://cme.example.org:443/a(b)",
+]
+
+UNSAFE_URLS = [
+    "javascript:alert(1)",
+    "JavaScript:alert(document.cookie)",
+    "java\tscript:alert(1)",
+    " javascript:alert(1)",
+    "\x01javascript:alert(1)",
+    "data:text/html,<script>alert(1)</script>",
+    "vbscript:msgbox(1)",
+    "ftp://files.example.org/course",
+    "//cme.example.org/course",
+    "cme.example.org/course",
+    "https://",
+    "https:///path-only",
+    "https://cme.example.org/a b",
+    "https://cme.example.org/\nx",
+    "https://cme.example.org:port/",
+    "https://cme.example.org\\@evil.example/",
+    "https://\u200bcme.example.org/",
+    "https:\\\\evil.example",
+    "",
+]
+
+
+@pytest.mark.parametrize("url", SAFE_URLS)
+def test_safe_url_accepts_absolute_http_addresses_with_a_host(url):
+    assert rules.safe_url(url) == url
+    assert rules.safe_url(f"  {url}\n") == url  # surrounding white space is not part of it
+    assert rules.is_safe_url(url)
+
+
+@pytest.mark.parametrize("url", UNSAFE_URLS)
+def test_safe_url_refuses_every_other_kind_of_address(url):
+    assert rules.safe_url(url) is None
+    assert not rules.is_safe_url(url)
+
+
+def test_is_safe_url_refuses_what_is_not_text():
+    assert not rules.is_safe_url(None) and not rules.is_safe_url(b"https://x.example")
+
+
+@pytest.mark.parametrize("url", ["javascript:alert(1)", "data:text/html,x", "vbscript:x"])
+def test_an_activity_url_that_is_not_http_is_an_error_and_not_listed(url):
+    a = f.activity(url=url)
+    assert (
+        "activity URL: must be an http:// or https:// address, like https://cme.example.org/course"
+        in messages(a, "error")
+    )
+    assert not rules.is_listed(a, TODAY)
+    assert any(r.code == "invalid" for r in rules.not_listed_reasons(a, TODAY))
+
+
+# --- the provider's own activity id: usable in the web service's addresses -------------------
+
+
+@pytest.mark.parametrize(
+    "activity_id",
+    ["LU-2027-014", "12345", "a.b:c_d", "CME 2027 spring", "Kurs-Ü1", "#7?x=1", "x" * 100],
+)
+def test_ordinary_activity_ids_are_accepted(activity_id):
+    assert rules.activity_id_problems(activity_id) == []
+    assert rules.validate_activity(f.activity(provider_activity_id=activity_id)) == []
+
+
+@pytest.mark.parametrize(
+    ("activity_id", "message"),
+    [
+        ("LU/2027/014", "must not contain '/'"),
+        ("/", "must not contain '/'"),
+        (" LU-1", "must not begin or end with spaces"),
+        ("LU-1\t", "must not begin or end with spaces"),
+        ("LU\x00-1", "must not contain control characters"),
+        ("LU\x1b[31m-1", "must not contain control characters"),
+        ("LU-\x85-1", "must not contain control characters"),
+    ],
+)
+def test_an_activity_id_with_a_slash_spaces_around_or_control_characters_is_refused(
+    activity_id, message
+):
+    problems = rules.validate_activity(f.activity(provider_activity_id=activity_id))
+    assert [p.field for p in problems if p.severity == "error"] == ["your activity id"]
+    assert message in problems[0].message
+
+
+def test_an_existing_activity_whose_id_has_a_slash_stays_listed():
+    # The id rule guards the web service's addresses; it does not take a listing down.
+    assert rules.is_listed(f.activity(provider_activity_id="LU/1"), TODAY)

@@ -5,6 +5,10 @@ rules, then status changes); only a batch with no error is written, in one trans
 second pass. Both passes stream records in chunks, so a 50,000-row file needs the memory of a
 chunk, not of the file. Records are keyed by the provider's own activity id: a record equal
 to what the registry holds changes nothing, an edited one updates that activity.
+
+The report lists the first `MAX_REPORTED_PROBLEMS` errors (and warnings) and counts the rest
+("and 399,800 more problems"), so that the answer to a file of 200,000 bad rows stays small;
+the file's own warnings (the encoding it was read with) come first among the warnings.
 """
 
 from __future__ import annotations
@@ -34,6 +38,9 @@ from directory.registry.models import (
 
 CHUNK = 500
 NEW_STATUSES = ("Draft", "Active")
+# Errors, and warnings, listed one by one in a report; the rest are counted. Read when a
+# report is made, so a test can lower it here.
+MAX_REPORTED_PROBLEMS = 200
 
 
 @dataclass(frozen=True)
@@ -59,15 +66,48 @@ class BatchReport:
     created: list[str] = field(default_factory=list)
     updated: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
+    # The first MAX_REPORTED_PROBLEMS errors and warnings, then one message counting the rest.
     errors: list[Message] = field(default_factory=list)
     warnings: list[Message] = field(default_factory=list)
     written: bool = False
     # Registry ids of what was created or updated, in order: for the caller's response.
     activity_ids: list[int] = field(default_factory=list)
+    # Every error and warning found, listed or not.
+    error_count: int = 0
+    warning_count: int = 0
 
     @property
     def ok(self) -> bool:
         return not self.errors
+
+    def add(self, message: Message, severity: str) -> None:
+        """One problem: listed while fewer than MAX_REPORTED_PROBLEMS are, else counted."""
+        if severity == "error":
+            self.error_count += 1
+            if len(self.errors) < MAX_REPORTED_PROBLEMS:
+                self.errors.append(message)
+        else:
+            self.warning_count += 1
+            if len(self.warnings) < MAX_REPORTED_PROBLEMS:
+                self.warnings.append(message)
+
+    def close(self) -> None:
+        """Add, after those listed, one message counting the problems not listed."""
+        hidden = self.error_count - len(self.errors)
+        if hidden > 0:
+            self.errors.append(
+                Message(
+                    "file",
+                    "more problems",
+                    f"and {hidden:,} more problems (not listed); fix those above and send "
+                    "the file again",
+                )
+            )
+        hidden = self.warning_count - len(self.warnings)
+        if hidden > 0:
+            self.warnings.append(
+                Message("file", "more warnings", f"and {hidden:,} more warnings (not listed)")
+            )
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -75,6 +115,8 @@ class BatchReport:
             "created": len(self.created),
             "updated": len(self.updated),
             "unchanged": len(self.unchanged),
+            "error_count": self.error_count,
+            "warning_count": self.warning_count,
             "errors": [m.as_dict() for m in self.errors],
             "warnings": [m.as_dict() for m in self.warnings],
         }
@@ -223,17 +265,24 @@ def import_records(
     """Check every record `read()` yields, then, if none has an error, write them all.
 
     `read` is called once per pass, so a file is streamed twice rather than held in memory.
+    The file's own warnings (`read()`'s `warnings`, as `files.read_records` gives them) are
+    reported first among the warnings.
     """
     report = BatchReport()
+    records = read()
     with sessions() as session:
-        for chunk in _chunks(read()):
+        for chunk in _chunks(records):
             existing = _existing(session, provider_id, chunk)
             for record in chunk:
                 found = existing.get(record.payload.get("provider_activity_id") or "")
                 for p in check_record(record, found, today):
-                    message = Message(record.location, p.field, p.message)
-                    (report.errors if p.severity == "error" else report.warnings).append(message)
+                    report.add(Message(record.location, p.field, p.message), p.severity)
             session.expunge_all()
+    file_warnings = [Message("file", w.field, w.message) for w in getattr(records, "warnings", ())]
+    if file_warnings:
+        report.warnings[:0] = file_warnings
+        report.warning_count += len(file_warnings)
+    report.close()
     if report.errors or dry_run:
         return report
 

@@ -25,12 +25,15 @@ from directory.provider_data.layout import (
     FlatColumn,
     human,
 )
+from directory.provider_data.reading import Unknowns
 from directory.provider_data.values import (
     BadValue,
     coerce_value,
     empty_value,
     is_empty,
+    printable,
     shown,
+    text_problem,
 )
 from directory.registry.reference import reference
 from directory.registry.rules import Problem
@@ -52,18 +55,25 @@ PAYLOAD_KEYS: tuple[str, ...] = (
 
 
 def _unknown_keys(
-    raw: Mapping[str, Any], known: Iterable[str], where: str, what: str
+    raw: Mapping[str, Any], known: Iterable[str], where: str, what: str, unknowns: Unknowns
 ) -> list[Problem]:
     known = list(known)
-    problems = []
+    problems: list[Problem] = []
     for key in raw:
         if key in known:
             continue
-        hint = difflib.get_close_matches(str(key), known, n=1)
-        suggestion = (
-            f" (did you mean '{hint[0]}'?)" if hint else f"; {what} keys are: " + ", ".join(known)
-        )
-        problems.append(Problem(f"{where}{key}", f"unknown key{suggestion}"))
+
+        def problem(key: Any = key) -> Problem:
+            text = str(key)
+            hint = difflib.get_close_matches(text[:100], known, n=1)
+            suggestion = (
+                f" (did you mean '{hint[0]}'?)"
+                if hint
+                else f"; {what} keys are: " + ", ".join(known)
+            )
+            return Problem(f"{where}{printable(text)}", f"unknown key{suggestion}")
+
+        unknowns.add(problems, problem)
     return problems
 
 
@@ -122,7 +132,9 @@ def parse_occurrences_cell(text: str) -> tuple[list[dict[str, Any]], list[Proble
     return occurrences, problems
 
 
-def _occurrences(raw: Any, where: str, problems: list[Problem]) -> list[dict[str, Any]]:
+def _occurrences(
+    raw: Any, where: str, problems: list[Problem], unknowns: Unknowns
+) -> list[dict[str, Any]]:
     if isinstance(raw, str):
         items, cell_problems = parse_occurrences_cell(raw)
         problems += cell_problems
@@ -139,7 +151,11 @@ def _occurrences(raw: Any, where: str, problems: list[Problem]) -> list[dict[str
             problems.append(Problem(field, "must be an object with start_date, end_date, ..."))
             continue
         problems += _unknown_keys(
-            item, (s.name for s in specs), f"{where}occurrences[{n}]/", "an occurrence's"
+            item,
+            (s.name for s in specs),
+            f"{where}occurrences[{n}]/",
+            "an occurrence's",
+            unknowns,
         )
         before = len(problems)
         occ = _record(specs, item, lambda s, f=field: (f, f"{human(s.label)}: "), problems)
@@ -152,7 +168,7 @@ def _occurrences(raw: Any, where: str, problems: list[Problem]) -> list[dict[str
 
 
 def _board_code(raw: Any) -> str | None:
-    if is_empty(raw) or not isinstance(raw, str):
+    if is_empty(raw) or not isinstance(raw, str) or text_problem(raw) is not None:
         return None
     wanted = raw.strip().casefold()
     for code in reference().boards:
@@ -161,27 +177,38 @@ def _board_code(raw: Any) -> str | None:
     return raw.strip()
 
 
-def _moc(raw: Any, where: str, problems: list[Problem]) -> list[dict[str, Any]]:
+def _moc(raw: Any, where: str, problems: list[Problem], unknowns: Unknowns) -> list[dict[str, Any]]:
     specs = LAYOUT.moc_fields
     out = []
     for n, item in enumerate(_as_list(raw, "MOC", "board registrations", problems), start=1):
         if not isinstance(item, Mapping):
             problems.append(Problem(f"MOC registration {n}", "must be an object with a board"))
             continue
-        board = _board_code(item.get("board"))
+        given = item.get("board")
+        if isinstance(given, str) and text_problem(given) is not None:
+            problems.append(Problem(f"MOC registration {n}", f"the board {text_problem(given)}"))
+            continue
+        board = _board_code(given)
         if board is None:
             problems.append(Problem(f"MOC registration {n}", "the board is required, e.g. ABIM"))
             continue
         problems += _unknown_keys(
-            item, ["board", *(s.name for s in specs)], f"{where}moc[{board}]/", "a registration's"
+            item,
+            ["board", *(s.name for s in specs)],
+            f"{where}moc[{printable(board)}]/",
+            "a registration's",
+            unknowns,
         )
         reg = {"board": board}
-        reg.update(_record(specs, item, lambda s, b=board: (f"{b} {s.label}", ""), problems))
+        label = printable(board)
+        reg.update(_record(specs, item, lambda s, b=label: (f"{b} {s.label}", ""), problems))
         out.append(reg)
     return out
 
 
-def _rems(raw: Any, where: str, problems: list[Problem]) -> list[dict[str, Any]]:
+def _rems(
+    raw: Any, where: str, problems: list[Problem], unknowns: Unknowns
+) -> list[dict[str, Any]]:
     specs = LAYOUT.rems_fields
     out = []
     for n, item in enumerate(_as_list(raw, "REMS", "REMS registrations", problems), start=1):
@@ -189,11 +216,13 @@ def _rems(raw: Any, where: str, problems: list[Problem]) -> list[dict[str, Any]]
         if not isinstance(item, Mapping):
             problems.append(Problem(prefix, "must be an object with a program"))
             continue
+        program = item.get("program")
         problems += _unknown_keys(
             item,
             (s.name for s in specs),
-            f"{where}rems[{item.get('program') or n}]/",
+            f"{where}rems[{printable(str(program)) if program else n}]/",
             "a REMS registration's",
+            unknowns,
         )
         before = len(problems)
         reg = _record(specs, item, lambda s, p=prefix: (f"{p} {s.label}", ""), problems)
@@ -224,8 +253,9 @@ def coerce_activity(
     dicts, or a CSV occurrences cell), `moc` (a list of dicts with `board`) and `rems`. Unknown
     keys are errors, named with the `where` prefix ("activity 3/").
     """
+    unknowns = Unknowns("unknown keys")
     problems: list[Problem] = _unknown_keys(
-        raw, [*(f.name for f in TOP_FIELDS), *NESTED_KEYS], where, "an activity's"
+        raw, [*(f.name for f in TOP_FIELDS), *NESTED_KEYS], where, "an activity's", unknowns
     )
     values = _record(TOP_FIELDS, raw, lambda s: (human(s.label), ""), problems)
     payload = {("fee_cents" if k == "fee" else k): v for k, v in values.items()}
@@ -239,9 +269,10 @@ def coerce_activity(
                 "is required; a later upload with the same id updates this activity",
             )
         )
-    payload["occurrences"] = _occurrences(raw.get("occurrences"), where, problems)
-    payload["moc"] = _moc(raw.get("moc"), where, problems)
-    payload["rems"] = _rems(raw.get("rems"), where, problems)
+    payload["occurrences"] = _occurrences(raw.get("occurrences"), where, problems, unknowns)
+    payload["moc"] = _moc(raw.get("moc"), where, problems, unknowns)
+    payload["rems"] = _rems(raw.get("rems"), where, problems, unknowns)
+    unknowns.finish(problems, where.rstrip("/") or "activity")
     return payload, problems
 
 

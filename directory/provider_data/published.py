@@ -19,6 +19,7 @@ from typing import Any
 
 import jinja2
 
+from directory.provider_data import batch, files, reading
 from directory.provider_data.coerce import coerce_activity
 from directory.provider_data.column_help import column_help, kind_text
 from directory.provider_data.files import CONTENT_TYPES, MAX_FILE_BYTES, MAX_XLSX_UNCOMPRESSED_BYTES
@@ -158,6 +159,18 @@ def render_docs() -> str:
         "table": _table,
         "file_mb": MAX_FILE_BYTES // (1024 * 1024),
         "unpacked_mb": MAX_XLSX_UNCOMPRESSED_BYTES // (1024 * 1024),
+        "max_activities": files.MAX_ACTIVITIES,
+        "max_rows": files.MAX_SHEET_ROWS,
+        "max_cells": files.MAX_SHEET_CELLS,
+        "max_shared_strings": files.MAX_XLSX_SHARED_STRINGS,
+        "shared_strings_mb": files.MAX_XLSX_SHARED_STRING_BYTES // (1024 * 1024),
+        "max_xml_elements": files.MAX_XML_ELEMENTS_PER_ACTIVITY,
+        "max_json_depth": files.MAX_JSON_DEPTH,
+        "max_json_containers": files.MAX_JSON_CONTAINERS,
+        "unsized_sheet_mb": files.MAX_XLSX_UNSIZED_SHEET_BYTES // (1024 * 1024),
+        "max_reported": batch.MAX_REPORTED_PROBLEMS,
+        "max_per_activity": files.MAX_PROBLEMS_PER_ACTIVITY,
+        "max_unknown": reading.MAX_UNKNOWN_REPORTED,
         "excel_sheet": xlsx_format.EXCEL_SHEET,
         "required_headers": required_headers(),
         "list_separator": LIST_SEPARATOR,

@@ -9,10 +9,15 @@ without importing the dispatcher that imports them.
 from __future__ import annotations
 
 import codecs
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from directory.registry.rules import Problem
+
+# Unknown keys, elements or cells reported one by one on one activity; the rest are counted in
+# one more problem. Read when a record is read, so a test can lower it here.
+MAX_UNKNOWN_REPORTED = 20
 
 # One activity as a format reads it, before the batch-wide checks (a repeated id): where it is
 # ("row 14", "activity 3"), its canonical payload, and the problems found reading it.
@@ -30,6 +35,50 @@ class Record:
     location: str
     payload: dict[str, Any]
     problems: list[Problem] = field(default_factory=list)
+
+
+class Records(Iterator[Record]):
+    """The records of one file, one at a time, and the file's warnings (the encoding it was
+    read with, ...), which the batch report passes on to the provider."""
+
+    def __init__(self, records: Iterator[Record], warnings: list[Problem] | None = None) -> None:
+        self._records = records
+        self.warnings: list[Problem] = warnings if warnings is not None else []
+
+    def __iter__(self) -> Records:
+        return self
+
+    def __next__(self) -> Record:
+        return next(self._records)
+
+
+class Unknowns:
+    """The unknown keys, elements or cells of one activity: the first `MAX_UNKNOWN_REPORTED`
+    are reported, each with its suggestion (made only for those), the rest counted, so that a
+    file of 100,000 unknown elements gives a short answer quickly."""
+
+    def __init__(self, what: str) -> None:
+        self.what = what  # "unknown elements", as the count of the rest says it
+        self.count = 0
+
+    def add(self, problems: list[Problem], make: Callable[[], Problem]) -> None:
+        self.count += 1
+        if self.count <= MAX_UNKNOWN_REPORTED:
+            problems.append(make())
+
+    def finish(self, problems: list[Problem], where: str) -> None:
+        """Add the count of those not reported, as one problem at `where`."""
+        hidden = self.count - MAX_UNKNOWN_REPORTED
+        if hidden > 0:
+            problems.append(Problem(where, f"and {hidden:,} more {self.what} (not listed)"))
+
+
+def named(items: list[str]) -> str:
+    """The first `MAX_UNKNOWN_REPORTED` of `items` (already quoted), and how many more."""
+    text = ", ".join(items[:MAX_UNKNOWN_REPORTED])
+    if len(items) > MAX_UNKNOWN_REPORTED:
+        text += f" and {len(items) - MAX_UNKNOWN_REPORTED:,} more"
+    return text
 
 
 def human_size(n: float) -> str:

@@ -3,7 +3,9 @@
 Everything here is a pure function of an activity (an ORM object, attached or not), the
 reference data and `today`: no database, no clock. The web forms, the batch importer, the
 web service, the indexer and the provider's "why is my activity not listed" view all call
-these, so a rule changes in one place and every path agrees.
+these, so a rule changes in one place and every path agrees. The rule for the links providers
+give (`safe_url`, `is_safe_url`: http and https addresses only) is here too, for the importers
+on the way in and for the pages on the way out.
 
 Problems have a severity:
 - "error": the registry refuses to save it (points above credits, end before start, ...);
@@ -11,7 +13,7 @@ Problems have a severity:
   (the registry's "Missing Required Information");
 - "warning": saved and counted; worth a second look (low credits for MIPS).
 
-It is one module of about 500 lines on purpose: the rules refer to one another (listing needs
+It is one module of about 600 lines on purpose: the rules refer to one another (listing needs
 completeness, completeness needs validation), and one file is the single place a provider's
 "why" and the indexer's "whether" are read from, side by side.
 """
@@ -19,10 +21,13 @@ completeness, completeness needs validation), and one file is the single place a
 from __future__ import annotations
 
 import calendar
+import re
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from typing import Literal
+from urllib.parse import urlsplit
 
 from directory.registry.models import Activity, MocRegistration, RemsRegistration
 from directory.registry.reference import Board, Reference, reference
@@ -89,7 +94,75 @@ FIELD_LABELS = {
     "fee_cents": "fee",
     "registration": "registration",
     "url": "activity URL",
+    "provider_activity_id": "your activity id",
 }
+
+URL_MESSAGE = "must be an http:// or https:// address, like https://cme.example.org/course"
+ACTIVITY_ID_FORBIDDEN = "/"
+_URL_SCHEME = re.compile(r"https?://", re.IGNORECASE)
+
+
+def _has_control_or_space(text: str) -> bool:
+    """Whether `text` holds white space, or a control, format, surrogate or unassigned
+    character (Unicode categories Z* and C*): what a browser may drop or rewrite in a URL."""
+    return any(ch.isspace() or unicodedata.category(ch)[0] in "CZ" for ch in text)
+
+
+def safe_url(value: object) -> str | None:
+    """The address a provider gave, stripped of surrounding white space, if it is an absolute
+    http:// or https:// URL with a host; else None.
+
+    Anything else is refused, so that no stored link can run script in a browser
+    (`javascript:`, `data:`, `vbscript:` in any case, or hidden behind leading spaces or
+    control characters: browsers drop those before reading the scheme). White space or
+    control characters inside the address are refused too, rather than guessed at.
+    """
+    if not isinstance(value, str):
+        return None
+    url = value.strip()
+    if not _URL_SCHEME.match(url) or _has_control_or_space(url) or "\\" in url:
+        return None
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+        parts.port  # noqa: B018 -- a port that is not a number raises ValueError
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not host:
+        return None
+    return url
+
+
+def is_safe_url(url: object) -> bool:
+    """Whether `url` may be written as a link (an `href`) as it is: an http:// or https://
+    address with a host, by `safe_url`'s rule. For the web layer, on output: a value stored
+    before the rule existed, or by any other way in, is shown as text, not as a link."""
+    return safe_url(url) is not None
+
+
+def activity_id_problems(value: object) -> list[Problem]:
+    """Why a provider's own activity id cannot be used, if it cannot.
+
+    The id is part of the web service's addresses (`/api/v1/provider/activities/<id>`), so a
+    "/" would make an activity that cannot be read or changed there. Letters, digits, spaces
+    inside and other punctuation (- _ . : # and so on) are all fine.
+    """
+    label = FIELD_LABELS["provider_activity_id"]
+    if not isinstance(value, str) or not value:
+        return []
+    if value != value.strip():
+        return [Problem(label, "must not begin or end with spaces")]
+    if ACTIVITY_ID_FORBIDDEN in value:
+        return [
+            Problem(
+                label,
+                "must not contain '/' (the id is part of the web service's addresses); "
+                "use '-' instead",
+            )
+        ]
+    if any(unicodedata.category(ch) in ("Cc", "Cs") for ch in value):
+        return [Problem(label, "must not contain control characters")]
+    return []
 
 
 def _blank(value: object) -> bool:
@@ -137,6 +210,8 @@ def _basics(activity: Activity, ref: Reference) -> list[Problem]:
         problems.append(Problem("CME credits", f"{_num(activity.cme_credits)} is negative"))
     if activity.fee_cents is not None and activity.fee_cents < 0:
         problems.append(Problem("fee", "cannot be negative; use 0 for a free activity"))
+    if not _blank(activity.url) and not is_safe_url(activity.url):
+        problems.append(Problem(FIELD_LABELS["url"], URL_MESSAGE))
     return problems
 
 
@@ -284,7 +359,8 @@ def rems_problems(reg: RemsRegistration, ref: Reference) -> list[Problem]:
 def validate_activity(activity: Activity, ref: Reference | None = None) -> list[Problem]:
     """Every problem with an activity, errors first. No errors means it may be saved."""
     ref = ref or reference()
-    problems = _basics(activity, ref) + _dates(activity, ref) + _occurrences(activity)
+    problems = activity_id_problems(getattr(activity, "provider_activity_id", None))
+    problems += _basics(activity, ref) + _dates(activity, ref) + _occurrences(activity)
     if activity.status == "Active":
         missing = missing_for_active(activity)
         if missing:

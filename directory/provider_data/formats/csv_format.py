@@ -3,9 +3,11 @@
 Reading streams: the text is decoded line by line from the file's bytes, so a 50,000-row file
 needs the memory of a row. The encoding is settled first, over the whole file, so that a file
 in the wrong encoding is refused at once, before any row is judged: UTF-8 (with or without a
-byte order mark), UTF-16 with a byte order mark, or else Windows-1252 with a warning. The
-delimiter (comma, semicolon or tab) is sniffed from the header line. A cell starting with "="
-is a formula: an error on its row, never taken as text (a spreadsheet would run it).
+byte order mark), UTF-16 with a byte order mark, or else Windows-1252 with a warning; a file
+that mixes UTF-8 with another encoding is refused, naming the first line that is not UTF-8.
+The delimiter (comma, semicolon or tab) is the one the header line uses most, outside quotes.
+A cell starting with "=" is a formula: an error on its row, never taken as text (a
+spreadsheet would run it). At most `max_rows` rows are read, counting empty ones.
 
 Writing puts a UTF-8 byte order mark first, so that Excel opens the file as UTF-8.
 """
@@ -20,15 +22,30 @@ from collections.abc import Iterator
 from itertools import chain
 from typing import Any
 
-from directory.provider_data.formats.rows import Cell, header_columns, row_activity
+from directory.provider_data.formats.rows import (
+    Cell,
+    header_columns,
+    row_activity,
+    too_many_rows,
+)
 from directory.provider_data.layout import flat_column_specs
 from directory.provider_data.reading import Activity, FileRejected
 from directory.registry.rules import Problem
 
 NOT_UTF8 = "the file is not UTF-8 text; in Excel choose 'CSV UTF-8' when saving"
+SAVE_AS_UTF8 = "save the file as UTF-8 (in Excel: Save As > 'CSV UTF-8')"
+DELIMITERS = (",", ";", "\t")
 
 _CHUNK = 1024 * 1024
 _CONTROL_BYTES = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_NON_ASCII = re.compile(rb"[\x80-\xff]")
+# One well-formed UTF-8 sequence of two to four bytes (no overlong forms, no surrogates).
+_UTF8_SEQUENCE = re.compile(
+    rb"[\xc2-\xdf][\x80-\xbf]|\xe0[\xa0-\xbf][\x80-\xbf]|[\xe1-\xec\xee\xef][\x80-\xbf]{2}"
+    rb"|\xed[\x80-\x9f][\x80-\xbf]|\xf0[\x90-\xbf][\x80-\xbf]{2}|[\xf1-\xf3][\x80-\xbf]{3}"
+    rb"|\xf4[\x80-\x8f][\x80-\xbf]{2}"
+)
+_QUOTED = re.compile(r'"[^"]*"')
 
 
 def _decodes(data: bytes, encoding: str) -> bool:
@@ -43,6 +60,48 @@ def _decodes(data: bytes, encoding: str) -> bool:
     return True
 
 
+def _first_invalid_utf8(data: bytes) -> int | None:
+    """The offset of the first byte that is not valid UTF-8, or None; a chunk at a time."""
+    start = 0
+    while start < len(data):
+        end = start + _CHUNK
+        try:
+            _, used = codecs.utf_8_decode(data[start:end], "strict", end >= len(data))
+        except UnicodeDecodeError as e:
+            return start + e.start
+        if used == 0:  # an incomplete sequence at the very end
+            return start
+        start += used
+    return None
+
+
+def _line(data: bytes, offset: int) -> int:
+    return data.count(b"\n", 0, offset) + 1
+
+
+def _mixed(data: bytes, bad: int) -> FileRejected | None:
+    """A file whose byte at `bad` is not UTF-8 while it holds UTF-8 text elsewhere: two
+    encodings in one file (rows pasted from another file, say). Read as either, some of its
+    text would be garbled, so it is refused, naming the first line that is not UTF-8."""
+    line = _line(data, bad)
+    if data.startswith(codecs.BOM_UTF8):
+        return FileRejected(
+            f"line {line:,} is not UTF-8 while the file begins with a UTF-8 byte order mark: "
+            + SAVE_AS_UTF8
+        )
+    # Everything before `bad` is valid UTF-8, so any byte above 127 there begins a UTF-8
+    # character of two bytes or more.
+    if _NON_ASCII.search(data, 0, bad):
+        return FileRejected(f"line {line:,} is not UTF-8 while earlier lines are: " + SAVE_AS_UTF8)
+    later = _UTF8_SEQUENCE.search(data, bad + 1)
+    if later is not None:
+        return FileRejected(
+            f"line {line:,} is not UTF-8 while line {_line(data, later.start()):,} is: "
+            + SAVE_AS_UTF8
+        )
+    return None
+
+
 def encoding(data: bytes, warnings: list[Problem]) -> str:
     """The encoding to read the file with, or FileRejected; a file read as Windows-1252 adds a
     warning to `warnings` (the reader's file-level warnings)."""
@@ -52,16 +111,16 @@ def encoding(data: bytes, warnings: list[Problem]) -> str:
         raise FileRejected(NOT_UTF8)
     if b"\x00" in data:
         raise FileRejected(f"{NOT_UTF8} (it holds NUL bytes: is it really a CSV file?)")
-    if data.startswith(codecs.BOM_UTF8):
-        if _decodes(data, "utf-8-sig"):
-            return "utf-8-sig"
-        raise FileRejected(NOT_UTF8)
-    if _decodes(data, "utf-8"):
-        return "utf-8"
+    bad = _first_invalid_utf8(data)
+    if bad is None:
+        return "utf-8-sig" if data.startswith(codecs.BOM_UTF8) else "utf-8"
+    mixed = _mixed(data, bad)
+    if mixed is not None:
+        raise mixed
     if not _CONTROL_BYTES.search(data) and _decodes(data, "cp1252"):
         warnings.append(
             Problem(
-                "file",
+                "encoding",
                 "the file is not UTF-8, so it was read as Windows-1252 (Western European); "
                 "check accented letters, and next time choose 'CSV UTF-8' when saving",
                 "warning",
@@ -79,32 +138,53 @@ def _text_lines(data: bytes, encoding: str) -> Iterator[str]:
         yield line
 
 
-def read(data: bytes, encoding: str) -> Iterator[Activity]:
-    """The file's activities, one per row after the header; `encoding` is from `encoding()`."""
+def delimiter(header_line: str) -> str:
+    """The delimiter the header line uses most, outside quoted cells; a comma if none.
+
+    Counted, not sniffed: `csv.Sniffer` takes seconds (its regular expressions backtrack) on
+    a long line of quotes and commas.
+    """
+    bare = _QUOTED.sub("", header_line)
+    counts = {d: bare.count(d) for d in DELIMITERS}
+    best = max(DELIMITERS, key=lambda d: counts[d])
+    return best if counts[best] else ","
+
+
+def _csv_problem(error: csv.Error) -> str:
+    """What the csv module's complaint means for the provider."""
+    if "field larger than field limit" in str(error):
+        return (
+            f'a cell is longer than {csv.field_size_limit():,} characters; often a quote (") '
+            "opens a cell and is never closed: check the quotes on this row"
+        )
+    return 'check the quotes (") and line breaks on this row: a cell holding a line break must be quoted'
+
+
+def read(data: bytes, encoding: str, *, max_rows: int) -> Iterator[Activity]:
+    """The file's activities, one per row after the header; `encoding` is from `encoding()`.
+    A file going past row `max_rows` (counting empty rows) is refused."""
     lines = _text_lines(data, encoding)
     first = next(lines, None)
     if first is None:
         raise FileRejected("the file is empty")
-    try:
-        delimiter = csv.Sniffer().sniff(first[:65536], delimiters=",;\t").delimiter
-    except csv.Error:
-        delimiter = ","
-    reader = csv.reader(chain([first], lines), delimiter=delimiter)
+    reader = csv.reader(chain([first], lines), delimiter=delimiter(first))
     number = 0
     try:
         header = next(reader)
         number = 1
         columns = header_columns(header)
         for number, row in enumerate(reader, start=2):
+            if number > max_rows:
+                raise FileRejected(too_many_rows(max_rows))
             if not any(cell.strip() for cell in row):
                 continue
             cells = [
-                Cell(text, "formula" if text.lstrip().startswith("=") else "value", str(i))
+                Cell(text, "formula" if text.lstrip().startswith("=") else "value", str(i), i - 1)
                 for i, text in enumerate(row, start=1)
             ]
             yield row_activity(number, columns, cells)
     except csv.Error as e:
-        raise FileRejected(f"row {number + 1}: the CSV cannot be read ({e})") from e
+        raise FileRejected(f"row {number + 1}: the CSV cannot be read: {_csv_problem(e)}") from e
 
 
 def write(rows: list[list[Any]]) -> bytes:

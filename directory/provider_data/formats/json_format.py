@@ -3,25 +3,42 @@ example.
 
 A document is `{"activities": [...]}` or just the list, one object per activity with the
 layout's field names as keys (`fee` in dollars, dates as "YYYY-MM-DD" strings). Unlike CSV and
-XML, a JSON file is parsed whole (`parse`); the file size limit bounds it. `activities` then
-reads an already-parsed document, so that the web service, which has parsed its request body,
-goes through the same checks and messages as a file without writing the body out again.
+XML, a JSON file is parsed whole (`parse`); the file size limit bounds it, and a scan of its
+brackets before parsing bounds how deeply it nests and how many objects and lists it makes
+(the memory of parsing). `activities` then reads an already-parsed document, so that the web
+service, which has parsed its request body, goes through the same checks and messages as a
+file without writing the body out again; it checks the nesting of the document too.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator, Mapping
 from datetime import date
 from typing import Any
 
 from directory.provider_data.coerce import coerce_activity, empty_payload
 from directory.provider_data.layout import LAYOUT, FieldSpec
-from directory.provider_data.reading import Activity, FileRejected, first_char
-from directory.provider_data.values import plain_number
+from directory.provider_data.reading import Activity, FileRejected, first_char, named
+from directory.provider_data.values import plain_number, printable
 from directory.registry.rules import Problem
 
 _SHAPE = 'the JSON should be {"activities": [ ... ]} or a list of activities'
+# A string, escapes and all, and what is left once strings are gone but brackets.
+_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+_NOT_A_BRACKET = re.compile(r"[^\[\]{}]+")
+# Integers longer than this are kept as their text: `values` refuses them as having too many
+# digits, where `int()` would be slow (and Python refuses one of more than 4,300 digits).
+_LONGEST_INT = 100
+
+
+def too_deep(max_depth: int) -> FileRejected:
+    return FileRejected(
+        f"the JSON nests objects and lists more than {max_depth} levels deep; an activity "
+        "needs 6 (activities, an activity, its board registrations, a registration, its "
+        "practice areas)"
+    )
 
 
 def check(data: bytes) -> None:
@@ -36,27 +53,78 @@ def check(data: bytes) -> None:
 # --- reading ----------------------------------------------------------------------------------
 
 
-def parse(data: bytes) -> Any:
+def _scan(text: str, max_depth: int, max_containers: int) -> None:
+    """Refuse, before parsing, JSON nesting deeper than `max_depth` or making more than
+    `max_containers` objects and lists: the brackets outside strings, counted and peeled
+    (each pass removes the innermost pairs), at the speed of regular expressions and
+    `str.replace`. Malformed JSON passes here, for `json.loads` to place its error."""
+    brackets = _NOT_A_BRACKET.sub("", _STRING.sub("", text))
+    if brackets.count("[") + brackets.count("{") > max_containers:
+        raise FileRejected(
+            f"the JSON holds more than {max_containers:,} objects and lists, more than a "
+            "file of activities needs: split it into smaller files"
+        )
+    for _ in range(max_depth):
+        peeled = brackets.replace("[]", "").replace("{}", "")
+        if peeled == brackets:
+            return
+        brackets = peeled
+    if "[]" in brackets or "{}" in brackets:
+        raise too_deep(max_depth)
+
+
+def _int(text: str) -> int | str:
+    return int(text) if len(text) <= _LONGEST_INT else text
+
+
+def parse(data: bytes, *, max_depth: int, max_containers: int) -> Any:
     """The file's bytes as a JSON document, or FileRejected saying where it is broken."""
     try:
-        return json.loads(data)
+        # As json.loads(bytes) decodes (UTF-8, or UTF-16/32 told by their first bytes).
+        text = data.decode(json.detect_encoding(data), "surrogatepass")
+    except UnicodeDecodeError as e:
+        raise FileRejected("the JSON is not UTF-8 text") from e
+    _scan(text, max_depth, max_containers)
+    try:
+        return json.loads(text, parse_int=_int)
     except json.JSONDecodeError as e:
         raise FileRejected(
             f"the JSON is not valid at line {e.lineno}, column {e.colno}: {e.msg}"
         ) from e
-    except UnicodeDecodeError as e:
-        raise FileRejected("the JSON is not UTF-8 text") from e
-    except (ValueError, RecursionError) as e:
-        raise FileRejected(f"the JSON cannot be read: {e}") from e
+    except RecursionError as e:  # unbalanced brackets, deeper than the scan could peel
+        raise too_deep(max_depth) from e
+    except ValueError as e:
+        raise FileRejected("the JSON cannot be read: it is not valid JSON") from e
 
 
-def activities(document: Any) -> Iterator[Activity]:
+def check_depth(document: Any, max_depth: int) -> None:
+    """Refuse a parsed document nesting deeper than `max_depth` (walked without recursion)."""
+    stack: list[tuple[Any, int]] = [(document, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict):
+            children: Any = value.values()
+        elif isinstance(value, list | tuple):
+            children = value
+        else:
+            continue
+        if depth > max_depth:
+            raise too_deep(max_depth)
+        stack.extend(
+            (child, depth + 1) for child in children if isinstance(child, dict | list | tuple)
+        )
+
+
+def activities(document: Any, *, max_depth: int) -> Iterator[Activity]:
     """The activities of a parsed document, "activity 1", "activity 2", ...; a document of
-    another shape raises FileRejected (when the first activity is asked for)."""
+    another shape or nesting deeper than `max_depth` raises FileRejected (when the first
+    activity is asked for)."""
+    check_depth(document, max_depth)
     if isinstance(document, dict):
-        extra = sorted(set(document) - {"activities"})
+        extra = sorted(str(key) for key in document if key != "activities")
         if extra or not isinstance(document.get("activities"), list):
-            raise FileRejected(_SHAPE + (f"; unknown keys: {', '.join(extra)}" if extra else ""))
+            unknown = named([printable(key) for key in extra])
+            raise FileRejected(_SHAPE + (f"; unknown keys: {unknown}" if extra else ""))
         items = document["activities"]
     elif isinstance(document, list):
         items = document
@@ -72,10 +140,12 @@ def activities(document: Any) -> Iterator[Activity]:
         yield where, payload, problems
 
 
-def read(data: bytes) -> Iterator[Activity]:
+def read(data: bytes, *, max_depth: int, max_containers: int) -> Iterator[Activity]:
     """The file's activities; `check` first."""
     # `parse` runs when the first activity is asked for, as the other formats' readers do.
-    yield from activities(parse(data))
+    yield from activities(
+        parse(data, max_depth=max_depth, max_containers=max_containers), max_depth=max_depth
+    )
 
 
 # --- writing ----------------------------------------------------------------------------------

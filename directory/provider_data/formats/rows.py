@@ -15,6 +15,7 @@ import difflib
 from collections.abc import Mapping
 from typing import Any, Literal, NamedTuple
 
+from directory.provider_data import reading
 from directory.provider_data.coerce import coerce_activity, raw_from_flat
 from directory.provider_data.layout import (
     FieldSpec,
@@ -24,19 +25,35 @@ from directory.provider_data.layout import (
     match_header,
     required_headers,
 )
-from directory.provider_data.reading import Activity, FileRejected
-from directory.provider_data.values import LIST_SEPARATOR, dollars, is_empty, plain_number
+from directory.provider_data.reading import Activity, FileRejected, Unknowns, named
+from directory.provider_data.values import (
+    LIST_SEPARATOR,
+    dollars,
+    is_empty,
+    plain_number,
+    printable,
+)
 from directory.registry.rules import Problem
 
 FORMULA_MESSAGE = "formulas are not accepted; paste the value instead"
 
 
 class Cell(NamedTuple):
-    """One spreadsheet cell: its value, whether it is a formula or an error, its column name."""
+    """One spreadsheet cell: its value, whether it is a formula or an error, its column name
+    and its position in the row (0 for the first column: a row may leave out empty cells)."""
 
     value: Any
     kind: Literal["value", "formula", "error"]
     column: str  # "B" in Excel, "2" in a CSV
+    position: int
+
+
+def too_many_rows(max_rows: int, what: str = "the file") -> str:
+    """The message refusing a file or sheet that goes on past row `max_rows`."""
+    return (
+        f"{what} goes on past row {max_rows:,} (counting empty rows), more than we read in "
+        "one file: delete any empty rows below your activities, or split the file"
+    )
 
 
 # --- reading ----------------------------------------------------------------------------------
@@ -55,19 +72,23 @@ def header_columns(headers: list[Any]) -> list[FlatColumn | None]:
             continue
         column = match_header(text)
         if column is None:
-            hint = difflib.get_close_matches(text, flat_columns(), n=1, cutoff=0.75)
-            unknown.append(f"'{text}'" + (f" (did you mean '{hint[0]}'?)" if hint else ""))
+            hint = []
+            if len(unknown) < reading.MAX_UNKNOWN_REPORTED:  # suggestions for those named
+                hint = difflib.get_close_matches(text[:100], flat_columns(), n=1, cutoff=0.75)
+            unknown.append(
+                f"'{printable(text)}'" + (f" (did you mean '{hint[0]}'?)" if hint else "")
+            )
         elif column in columns:
-            repeated.append(f"'{text}'")
+            repeated.append(f"'{printable(text)}'")
         columns.append(column)
     problems = []
     if unknown:
         problems.append(
-            f"unknown columns: {', '.join(unknown)}; use the headers of the template "
+            f"unknown columns: {named(unknown)}; use the headers of the template "
             "(they are listed in the layout documentation)"
         )
     if repeated:
-        problems.append(f"columns given twice: {', '.join(repeated)}")
+        problems.append(f"columns given twice: {named(repeated)}")
     present = {c.header for c in columns if c is not None}
     missing = [h for h in required_headers() if h not in present]
     if missing:
@@ -81,8 +102,9 @@ def row_activity(row: int, columns: list[FlatColumn | None], cells: list[Cell]) 
     """One spreadsheet row."""
     problems: list[Problem] = []
     values: dict[FlatColumn, Any] = {}
-    for i, cell in enumerate(cells):
-        column = columns[i] if i < len(columns) else None
+    stray = Unknowns("cells without a header")
+    for cell in cells:
+        column = columns[cell.position] if cell.position < len(columns) else None
         if cell.kind == "value" and column is not None:
             values[column] = cell.value
             continue
@@ -92,10 +114,19 @@ def row_activity(row: int, columns: list[FlatColumn | None], cells: list[Cell]) 
             problems.append(Problem(label, FORMULA_MESSAGE + where))
         elif cell.kind == "error":
             problems.append(
-                Problem(label, f"holds the spreadsheet error {cell.value}{where}; type the value")
+                Problem(
+                    label,
+                    f"holds the spreadsheet error {printable(str(cell.value))}{where}; "
+                    "type the value",
+                )
             )
         elif not is_empty(cell.value):
-            problems.append(Problem(label, "has a value but no header; add the header or clear it"))
+
+            def no_header(label: str = label) -> Problem:
+                return Problem(label, "has a value but no header; add the header or clear it")
+
+            stray.add(problems, no_header)
+    stray.finish(problems, "row")
     payload, more = coerce_activity(raw_from_flat(values))
     return f"row {row}", payload, problems + more
 

@@ -5,10 +5,12 @@ as in the layout, lists hold one element per item (`<objectives>` holds `<object
 board and REMS registrations name their board or program in an attribute.
 
 Reading streams with `iterparse`, clearing each activity once read, so a large file needs the
-memory of one activity. It goes through defusedxml with DTDs, entities and external references
+memory of one activity; an activity of more than `max_elements` elements is refused when
+reading reaches it. It goes through defusedxml with DTDs, entities and external references
 all forbidden: such a file is refused before anything is expanded. Each `<activity>` element is
 turned into the raw dict `coerce.coerce_activity` reads, with unknown or repeated elements
-reported where they are ("activity 3/moc/registration[ABIM]/points").
+reported where they are ("activity 3/moc/registration[ABIM]/points"), the first few of an
+activity one by one and the rest counted.
 
 Writing is the inverse, made with the standard library's ElementTree (nothing it writes needs
 defusing), indented two spaces.
@@ -29,8 +31,8 @@ from defusedxml import DTDForbidden, EntitiesForbidden, ExternalReferenceForbidd
 
 from directory.provider_data.coerce import NESTED_KEYS, coerce_activity
 from directory.provider_data.layout import LAYOUT, FieldSpec
-from directory.provider_data.reading import Activity, FileRejected, first_char
-from directory.provider_data.values import dollars
+from directory.provider_data.reading import Activity, FileRejected, Unknowns, first_char
+from directory.provider_data.values import dollars, printable
 from directory.registry.rules import Problem
 
 DTD_MESSAGE = (
@@ -59,8 +61,9 @@ def check(data: bytes) -> None:
 # --- reading ----------------------------------------------------------------------------------
 
 
-def read(data: bytes) -> Iterator[Activity]:
-    """The file's activities, "activity 1", "activity 2", ..., as they are parsed."""
+def read(data: bytes, *, max_elements: int) -> Iterator[Activity]:
+    """The file's activities, "activity 1", "activity 2", ..., as they are parsed; an activity
+    of more than `max_elements` elements raises FileRejected."""
     events = SafeET.iterparse(
         io.BytesIO(data),
         events=("start", "end"),
@@ -70,12 +73,13 @@ def read(data: bytes) -> Iterator[Activity]:
     )
     depth = 0
     count = 0
+    elements = 0  # in the activity being read
     root: Element | None = None
     try:
         for event, element in events:
             if event == "start":
                 depth += 1
-                tag = _local(element.tag)
+                tag = printable(_local(element.tag))
                 if depth == 1:
                     if tag != "activities":
                         raise FileRejected(
@@ -87,6 +91,15 @@ def read(data: bytes) -> Iterator[Activity]:
                         f"<activities> holds only <activity> elements; found <{tag}> "
                         f"after activity {count}"
                     )
+                elif depth == 2:
+                    elements = 0
+                else:
+                    elements += 1
+                    if elements > max_elements:
+                        raise FileRejected(
+                            f"activity {count + 1} holds more than {max_elements:,} elements; "
+                            "an activity needs a few dozen: check what wrote the file"
+                        )
                 continue
             depth -= 1
             if depth == 1:
@@ -105,110 +118,120 @@ def read(data: bytes) -> Iterator[Activity]:
         raise FileRejected(
             f"the XML is not well-formed at line {line}, column {column + 1}: {message}"
         ) from e
+    except FileRejected:
+        raise
+    except (ValueError, LookupError) as e:
+        # The XML declaration names an encoding the parser cannot read ("multi-byte
+        # encodings are not supported", "unknown encoding").
+        raise FileRejected(
+            "the XML declares an encoding we do not read; save the file as UTF-8 "
+            '(<?xml version="1.0" encoding="UTF-8"?>)'
+        ) from e
 
 
 def _local(tag: Any) -> str:
     return str(tag).rsplit("}", 1)[-1]
 
 
-def _unknown(path: str, tag: str, known: Any) -> Problem:
-    hint = difflib.get_close_matches(tag, list(known), n=1)
-    return Problem(path, "unknown element" + (f" (did you mean <{hint[0]}>?)" if hint else ""))
+class _Reader:
+    """Reads one <activity>: its raw dict, and its problems, unknown elements capped."""
 
+    def __init__(self) -> None:
+        self.problems: list[Problem] = []
+        self.unknowns = Unknowns("unknown elements")
 
-def _element_text(element: Element, path: str, problems: list[Problem]) -> str | None:
-    if len(element):
-        problems.append(Problem(path, "should hold text, not other elements"))
-        return None
-    return element.text
+    def unknown(self, path: str, tag: str, known: Any) -> None:
+        def problem() -> Problem:
+            hint = difflib.get_close_matches(tag, list(known), n=1)
+            return Problem(
+                path, "unknown element" + (f" (did you mean <{hint[0]}>?)" if hint else "")
+            )
 
+        self.unknowns.add(self.problems, problem)
 
-def _element_list(element: Element, path: str, problems: list[Problem]) -> Any:
-    name = _local(element.tag)
-    if not len(element):
-        return element.text  # "a | b" written as text: split like a spreadsheet cell
-    items: list[Any] = []
-    for n, child in enumerate(element, start=1):
-        tag = _local(child.tag)
-        if tag != item_tag(name):
-            problems.append(_unknown(f"{path}/{tag}", tag, [item_tag(name)]))
-            continue
-        items.append(_element_text(child, f"{path}/{tag}[{n}]", problems))
-    return items
+    def text(self, element: Element, path: str) -> str | None:
+        if len(element):
+            self.problems.append(Problem(path, "should hold text, not other elements"))
+            return None
+        return element.text
 
+    def items(self, element: Element, path: str) -> Any:
+        name = _local(element.tag)
+        if not len(element):
+            return element.text  # "a | b" written as text: split like a spreadsheet cell
+        items: list[Any] = []
+        for n, child in enumerate(element, start=1):
+            tag = printable(_local(child.tag))
+            if tag != item_tag(name):
+                self.unknown(f"{path}/{tag}", tag, [item_tag(name)])
+                continue
+            items.append(self.text(child, f"{path}/{tag}[{n}]"))
+        return items
 
-def _element_fields(
-    element: Element, specs: dict[str, Any], path: str, problems: list[Problem]
-) -> dict[str, Any]:
-    raw: dict[str, Any] = {}
-    for child in element:
-        tag = _local(child.tag)
-        child_path = f"{path}/{tag}"
-        if tag not in specs:
-            problems.append(_unknown(child_path, tag, specs))
-        elif tag in raw:
-            problems.append(Problem(child_path, "appears twice; give it once"))
-        elif specs[tag].kind == "list":
-            raw[tag] = _element_list(child, child_path, problems)
-        else:
-            raw[tag] = _element_text(child, child_path, problems)
-    return raw
+    def fields(self, element: Element, specs: dict[str, Any], path: str) -> dict[str, Any]:
+        raw: dict[str, Any] = {}
+        for child in element:
+            tag = printable(_local(child.tag))
+            child_path = f"{path}/{tag}"
+            if tag not in specs:
+                self.unknown(child_path, tag, specs)
+            elif tag in raw:
+                self.problems.append(Problem(child_path, "appears twice; give it once"))
+            elif specs[tag].kind == "list":
+                raw[tag] = self.items(child, child_path)
+            else:
+                raw[tag] = self.text(child, child_path)
+        return raw
 
+    def group(
+        self, element: Element, item: str, key: str | None, specs: dict[str, Any], path: str
+    ) -> list[dict[str, Any]]:
+        """<occurrences><occurrence>..</occurrence></occurrences>, or <moc>/<rems>
+        registrations identified by the attribute `key` (board="ABIM", program="...")."""
+        out = []
+        for n, child in enumerate(element, start=1):
+            tag = printable(_local(child.tag))
+            if tag != item:
+                self.unknown(f"{path}/{tag}", tag, [item])
+                continue
+            label = child.get(key) if key else None
+            child_path = f"{path}/{item}[{printable(label) if label else n}]"
+            raw = self.fields(child, specs, child_path)
+            if key is not None:
+                raw[key] = label
+            out.append(raw)
+        return out
 
-def _element_group(
-    element: Element,
-    item: str,
-    key: str | None,
-    specs: dict[str, Any],
-    path: str,
-    problems: list[Problem],
-) -> list[dict[str, Any]]:
-    """<occurrences><occurrence>..</occurrence></occurrences>, or <moc>/<rems> registrations
-    identified by the attribute `key` (board="ABIM", program="...")."""
-    out = []
-    for n, child in enumerate(element, start=1):
-        tag = _local(child.tag)
-        if tag != item:
-            problems.append(_unknown(f"{path}/{tag}", tag, [item]))
-            continue
-        label = child.get(key) if key else None
-        child_path = f"{path}/{item}[{label or n}]"
-        raw = _element_fields(child, specs, child_path, problems)
-        if key is not None:
-            raw[key] = label
-        out.append(raw)
-    return out
+    def activity(self, activity: Element, path: str) -> dict[str, Any]:
+        known = {**_FIELDS, **dict.fromkeys(NESTED_KEYS)}
+        raw: dict[str, Any] = {}
+        for child in activity:
+            tag = printable(_local(child.tag))
+            child_path = f"{path}/{tag}"
+            if tag not in known:
+                self.unknown(child_path, tag, known)
+            elif tag in raw:
+                self.problems.append(Problem(child_path, "appears twice; give it once"))
+            elif tag == "occurrences":
+                raw[tag] = self.group(child, "occurrence", None, _OCCURRENCE_FIELDS, child_path)
+            elif tag == "moc":
+                raw[tag] = self.group(child, "registration", "board", _MOC_FIELDS, child_path)
+            elif tag == "rems":
+                raw[tag] = self.group(child, "registration", "program", _REMS_FIELDS, child_path)
+            elif _FIELDS[tag].kind == "list":
+                raw[tag] = self.items(child, child_path)
+            else:
+                raw[tag] = self.text(child, child_path)
+        self.unknowns.finish(self.problems, path)
+        return raw
 
 
 def _activity_raw(activity: Element, path: str) -> tuple[dict[str, Any], list[Problem]]:
-    """An <activity> element as the raw dict `coerce_activity` reads, and its unknown elements."""
-    problems: list[Problem] = []
-    known = {**_FIELDS, **dict.fromkeys(NESTED_KEYS)}
-    raw: dict[str, Any] = {}
-    for child in activity:
-        tag = _local(child.tag)
-        child_path = f"{path}/{tag}"
-        if tag not in known:
-            problems.append(_unknown(child_path, tag, known))
-        elif tag in raw:
-            problems.append(Problem(child_path, "appears twice; give it once"))
-        elif tag == "occurrences":
-            raw[tag] = _element_group(
-                child, "occurrence", None, _OCCURRENCE_FIELDS, child_path, problems
-            )
-        elif tag == "moc":
-            raw[tag] = _element_group(
-                child, "registration", "board", _MOC_FIELDS, child_path, problems
-            )
-        elif tag == "rems":
-            raw[tag] = _element_group(
-                child, "registration", "program", _REMS_FIELDS, child_path, problems
-            )
-        elif _FIELDS[tag].kind == "list":
-            raw[tag] = _element_list(child, child_path, problems)
-        else:
-            raw[tag] = _element_text(child, child_path, problems)
-    return raw, problems
+    """An <activity> element as the raw dict `coerce_activity` reads, and its problems (unknown
+    and repeated elements, elements where text belongs)."""
+    reader = _Reader()
+    raw = reader.activity(activity, path)
+    return raw, reader.problems
 
 
 # --- writing ----------------------------------------------------------------------------------

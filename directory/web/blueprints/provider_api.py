@@ -18,7 +18,13 @@ from flask import Blueprint, Response, current_app, g, jsonify, request, url_for
 from sqlalchemy import func, select
 
 from directory.provider_data import batch
-from directory.provider_data.files import FileRejected, Record, read_document, read_records
+from directory.provider_data.files import (
+    FileRejected,
+    Record,
+    parse_json_body,
+    read_document,
+    read_records,
+)
 from directory.registry import api_keys, rules
 from directory.registry.models import Activity, ApiKey, with_children
 from directory.web import jobs
@@ -163,7 +169,12 @@ def _import(
 def _one_activity_body() -> tuple[dict[str, Any] | None, Response | None]:
     if not request.is_json:
         return None, error(415, "send the activity as JSON (Content-Type: application/json)")
-    body = request.get_json(silent=True)
+    # Parsed with a JSON file's limits (nesting, size, digits), not request.get_json: a body
+    # nested 100,000 deep would exhaust the parser's recursion and answer 500.
+    try:
+        body = parse_json_body(request.get_data())
+    except FileRejected as exc:
+        return None, error(400, str(exc))
     if not isinstance(body, dict):
         return None, error(400, "the body must be one JSON object: an activity")
     return body, None
@@ -326,7 +337,7 @@ def batch_upload() -> Any:
     body: dict[str, Any] = report.as_dict()
     if not report.ok:
         body["message"] = (
-            f"{len(report.errors)} problems; nothing was saved. Fix them and upload the file again."
+            f"{report.error_count} problems; nothing was saved. Fix them and upload the file again."
         )
         response = jsonify(body)
         response.status_code = 422
