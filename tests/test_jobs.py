@@ -178,3 +178,41 @@ def test_a_raw_body_is_read_whatever_type_the_client_says(client, engine, keys):
     )
     assert response.status_code == 200, response.get_data(as_text=True)
     assert response.get_json()["created"] == len(published.example_payloads())
+
+
+def test_a_job_that_finds_the_registry_busy_waits_and_tries_again(app, engine, keys, monkeypatch):
+    import sqlite3
+
+    from sqlalchemy.exc import OperationalError
+
+    from directory.provider_data import batch
+
+    real = batch.import_records
+    calls = []
+
+    def busy_once(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise OperationalError("INSERT", {}, sqlite3.OperationalError("database is locked"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(batch, "import_records", busy_once)
+    monkeypatch.setattr(jobs, "BUSY_RETRIES", (0.01,))
+    with Session(engine) as session:
+        session.add(
+            BatchJob(
+                token="busy-1",
+                provider_id=1,
+                filename="activities.csv",
+                dry_run=False,
+                status="queued",
+                data=example_csv(),
+                size=len(example_csv()),
+            )
+        )
+        session.commit()
+    assert jobs.run_pending(app) == 1
+    with Session(engine) as session:
+        assert session.scalar(select(BatchJob.status).where(BatchJob.token == "busy-1")) == "done"
+    assert len(calls) == 2
+    assert activities(engine) == len(published.example_payloads())

@@ -18,17 +18,20 @@ import json
 import logging
 import secrets
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from flask import Flask
 from sqlalchemy import CursorResult, or_, select, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from directory.provider_data import batch
 from directory.provider_data.files import FileRejected, read_records
+from directory.registry.db import is_busy
 from directory.registry.models import BatchJob, utcnow
 from directory.web.context import today
 from directory.web.search_service import sync_after_write
@@ -193,6 +196,23 @@ def _claims(app: Flask) -> Iterator[int]:
             yield candidate
 
 
+# A job that finds the registry's write lock taken (another writer, on SQLite) waits and tries
+# again: its import is all or nothing, so a refused attempt wrote nothing.
+BUSY_RETRIES = (2, 5, 10, 20, 40)
+
+
+def _import_retrying_when_busy(attempt: Callable[[], batch.BatchReport]) -> batch.BatchReport:
+    for wait in (*BUSY_RETRIES, None):
+        try:
+            return attempt()
+        except DBAPIError as exc:
+            if wait is None or not is_busy(exc):
+                raise
+            log.info("batch job waits %s s for the registry's write lock", wait)
+            time.sleep(wait)
+    raise AssertionError("unreachable")
+
+
 def _run(app: Flask, job_id: int) -> None:
     sessions: sessionmaker[Session] = app.extensions["directory_sessions"]
     with sessions() as session:
@@ -203,14 +223,16 @@ def _run(app: Flask, job_id: int) -> None:
     status, result = "failed", None
     with app.app_context():
         try:
-            report = batch.import_records(
-                sessions,
-                provider_id,
-                lambda: read_records(filename, data),
-                today(),
-                source="api",
-                api_key_id=api_key_id,
-                dry_run=dry_run,
+            report = _import_retrying_when_busy(
+                lambda: batch.import_records(
+                    sessions,
+                    provider_id,
+                    lambda: read_records(filename, data),
+                    today(),
+                    source="api",
+                    api_key_id=api_key_id,
+                    dry_run=dry_run,
+                )
             )
             body = report.as_dict()
             if report.written:
