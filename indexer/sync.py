@@ -290,14 +290,24 @@ def _changed_ids(session: Session, state: IndexState, today: date) -> tuple[set[
     return changed - deleted, deleted
 
 
+class TooManyChanges(Exception):
+    """More changes are waiting than the caller may apply now (a web request must answer
+    within the server's timeout); the next scheduled sync applies them."""
+
+
 def incremental_sync(
     sessions: sessionmaker[Session],
     engine: SearchEngine,
     key: str,
     today: date,
     progress: bool = False,
+    max_changes: int | None = None,
 ) -> SyncStats:
-    """Apply what changed since the last successful run; a first run is a full reindex."""
+    """Apply what changed since the last successful run; a first run is a full reindex.
+
+    With `max_changes`, raise TooManyChanges instead of starting on more than that many
+    (or on a first full reindex), leaving everything for a sync without a limit.
+    """
     from tqdm import tqdm
 
     started_clock = time.perf_counter()
@@ -305,12 +315,18 @@ def incremental_sync(
     ref = reference()
     with sessions() as session:
         state = _state(session, key)
+        if state is None and max_changes is not None:
+            total = session.scalar(select(func.count()).select_from(Activity)) or 0
+            if total > max_changes:
+                raise TooManyChanges(f"the first sync is a full reindex of {total} activities")
         if state is None:
             stats = full_reindex(sessions, engine, key, today, progress)
             return SyncStats(stats.documents, 0, stats.seconds, full=True, skipped=stats.skipped)
         deleted_seq = _max_tombstone(session)
         changed, deleted = _changed_ids(session, state, today)
         changed |= set(_skipped_rows(session, key)) - deleted  # retried: see _save_skipped
+    if max_changes is not None and len(changed) + len(deleted) > max_changes:
+        raise TooManyChanges(f"{len(changed) + len(deleted)} changes are waiting")
 
     upserted = removed = 0
     skipped: dict[int, str] = {}

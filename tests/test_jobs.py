@@ -216,3 +216,36 @@ def test_a_job_that_finds_the_registry_busy_waits_and_tries_again(app, engine, k
         assert session.scalar(select(BatchJob.status).where(BatchJob.token == "busy-1")) == "done"
     assert len(calls) == 2
     assert activities(engine) == len(published.example_payloads())
+
+
+def test_a_write_leaves_a_large_backlog_to_the_scheduled_sync(
+    app, client, engine, keys, monkeypatch
+):
+    from directory.web import search_service
+    from tests.conftest import index_app
+
+    index_app(app)  # the first sync has run
+    with Session(engine) as session:
+        from directory.registry.models import Provider
+
+        provider = session.get(Provider, 1)
+        for n in range(3):
+            session.add(f.activity(id=None, provider=provider, provider_activity_id=f"WAIT-{n}"))
+        session.commit()
+    body = {
+        "provider_activity_id": "NOW-1",
+        "title": "Heart failure update",
+        "format": "Course",
+        "start_date": "2030-03-01",
+        "end_date": "2030-03-01",
+        "delivery": "online",
+        "url": "https://example.org/now",
+        "cme_credits": 1,
+    }
+    monkeypatch.setattr(search_service, "AFTER_WRITE_MAX_CHANGES", 2)
+    answer = client.put("/api/v1/provider/activities/NOW-1", json=body, headers=auth(keys["A"]))
+    assert answer.status_code == 201, answer.get_data(as_text=True)
+    assert answer.get_json()["search"]["appears"] == "after the next sync"
+    monkeypatch.setattr(search_service, "AFTER_WRITE_MAX_CHANGES", 500)
+    answer = client.put("/api/v1/provider/activities/NOW-1", json=body, headers=auth(keys["A"]))
+    assert answer.get_json()["search"]["appears"] == "now"

@@ -236,7 +236,7 @@ def _run(app: Flask, job_id: int) -> None:
             )
             body = report.as_dict()
             if report.written:
-                body["search"] = sync_after_write()
+                body["search"] = sync_after_write(bounded=False)  # no request deadline here
             status, result = "done", json.dumps(body)
         except FileRejected as exc:
             status, result = "failed", str(exc)
