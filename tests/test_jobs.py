@@ -38,6 +38,24 @@ def example_csv() -> bytes:
     return published.example("csv")[2]
 
 
+def store_job(engine, token, *, status="queued", dry_run=False, started_at=None):
+    """A batch job row as a worker would find it, holding the example CSV."""
+    with Session(engine) as session:
+        session.add(
+            BatchJob(
+                token=token,
+                provider_id=1,
+                filename="activities.csv",
+                dry_run=dry_run,
+                status=status,
+                started_at=started_at,
+                data=example_csv(),
+                size=len(example_csv()),
+            )
+        )
+        session.commit()
+
+
 def upload(client, key, data, query="job=1"):
     return client.post(
         f"/api/v1/provider/batch?filename=activities.csv&{query}", data=data, headers=auth(key)
@@ -112,20 +130,12 @@ def test_another_providers_job_is_not_found(client, keys):
 
 
 def test_a_job_left_running_by_a_dead_worker_runs_again(app, engine, keys):
-    with Session(engine) as session:
-        session.add(
-            BatchJob(
-                token="left-behind",
-                provider_id=1,
-                filename="activities.csv",
-                dry_run=False,
-                status="running",
-                started_at=utcnow() - jobs.STALE_AFTER - timedelta(minutes=1),
-                data=example_csv(),
-                size=len(example_csv()),
-            )
-        )
-        session.commit()
+    store_job(
+        engine,
+        "left-behind",
+        status="running",
+        started_at=utcnow() - jobs.STALE_AFTER - timedelta(minutes=1),
+    )
     assert jobs.run_pending(app) == 1
     with Session(engine) as session:
         job = session.scalar(select(BatchJob).where(BatchJob.token == "left-behind"))
@@ -135,19 +145,7 @@ def test_a_job_left_running_by_a_dead_worker_runs_again(app, engine, keys):
 
 
 def test_the_command_line_runs_the_queue(app, engine, keys):
-    with Session(engine) as session:
-        session.add(
-            BatchJob(
-                token="queued-1",
-                provider_id=1,
-                filename="activities.csv",
-                dry_run=True,
-                status="queued",
-                data=example_csv(),
-                size=len(example_csv()),
-            )
-        )
-        session.commit()
+    store_job(engine, "queued-1", dry_run=True)
     from directory.cli import cli
 
     result = app.test_cli_runner().invoke(cli, ["jobs", "run"])
@@ -198,19 +196,7 @@ def test_a_job_that_finds_the_registry_busy_waits_and_tries_again(app, engine, k
 
     monkeypatch.setattr(batch, "import_records", busy_once)
     monkeypatch.setattr(jobs, "BUSY_RETRIES", (0.01,))
-    with Session(engine) as session:
-        session.add(
-            BatchJob(
-                token="busy-1",
-                provider_id=1,
-                filename="activities.csv",
-                dry_run=False,
-                status="queued",
-                data=example_csv(),
-                size=len(example_csv()),
-            )
-        )
-        session.commit()
+    store_job(engine, "busy-1")
     assert jobs.run_pending(app) == 1
     with Session(engine) as session:
         assert session.scalar(select(BatchJob.status).where(BatchJob.token == "busy-1")) == "done"

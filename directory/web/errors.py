@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, Response, jsonify, render_template, request
+from flask import Flask, Response, jsonify, make_response, render_template, request
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException, TooManyRequests
@@ -37,11 +37,7 @@ def _busy(exc: DBAPIError) -> Any:
     if _is_api():
         response = json_error(503, message)
     else:
-        response = Response(
-            f"<!doctype html><title>Busy</title><p>{message.capitalize()}.</p>",
-            status=503,
-            content_type="text/html; charset=utf-8",
-        )
+        response = make_response(problem_page(503, "Busy for a moment", message.capitalize() + "."))
     response.headers["Retry-After"] = str(BUSY_RETRY_SECONDS)
     return response
 
