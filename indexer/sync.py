@@ -36,6 +36,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from directory.registry.db import oldest_transaction_start
 from directory.registry.models import (
     Activity,
     DeletedActivity,
@@ -214,6 +215,17 @@ def _save_skipped(session: Session, key: str, skipped: Mapping[int, str], day: d
         )
 
 
+def _horizon(sessions: sessionmaker[Session]) -> datetime:
+    """The moment this run sees every change from: now, or the start of the oldest transaction
+    still open. On PostgreSQL writers run beside the sync, and a long one (a 20,000-row import
+    takes a minute) commits rows it stamped well before the sync read, which a checkpoint of
+    "now" would skip for good; on SQLite the one writer holds our checkpoint's write back."""
+    now = utcnow()
+    with sessions() as session:
+        oldest = oldest_transaction_start(session.connection())
+    return min(now, oldest) if oldest is not None else now
+
+
 def _max_tombstone(session: Session) -> int:
     return session.scalar(select(func.coalesce(func.max(DeletedActivity.seq), 0))) or 0
 
@@ -227,7 +239,7 @@ def full_reindex(
 ) -> ReindexStats:
     """Rebuild the whole index from the registry, then record the sync checkpoint. The stats
     name every listed activity that could not be indexed."""
-    started = utcnow()
+    started = _horizon(sessions)
     with sessions() as session:
         deleted_seq = _max_tombstone(session)
     skipped: dict[int, str] = {}
@@ -282,11 +294,18 @@ def _changed_ids(session: Session, state: IndexState, today: date) -> tuple[set[
                 )
             )
         )
-    deleted = set(
-        session.scalars(
-            select(DeletedActivity.activity_id).where(DeletedActivity.seq > state.deleted_seq)
-        )
-    )
+    # Tombstones are numbered when the delete runs, not when it commits: on PostgreSQL, where
+    # writers run side by side, a slow one can commit a number below the checkpoint a sync
+    # took meanwhile. So the overlap's tombstones are read again, as rows changed in it are.
+    tombstones = DeletedActivity.seq > state.deleted_seq
+    if since is not None:
+        tombstones = tombstones | (DeletedActivity.deleted_at >= since)
+    tombstoned = select(DeletedActivity.activity_id).where(tombstones)
+    deleted = set(session.scalars(tombstoned))
+    # An id in the registry again (SQLite gives the highest id anew once its row is deleted)
+    # is a new activity, not a deletion.
+    if deleted:
+        deleted -= set(session.scalars(select(Activity.id).where(Activity.id.in_(tombstoned))))
     return changed - deleted, deleted
 
 
@@ -311,7 +330,7 @@ def incremental_sync(
     from tqdm import tqdm
 
     started_clock = time.perf_counter()
-    started = utcnow()
+    started = _horizon(sessions)
     ref = reference()
     with sessions() as session:
         state = _state(session, key)

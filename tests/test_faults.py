@@ -1,5 +1,6 @@
-"""Faults a deployment meets: a long batch import holding SQLite's write lock, and several
-worker processes that must sign sessions with one key."""
+"""Faults a deployment meets: a long batch import holding the registry's locks (SQLite's one
+write lock, PostgreSQL's row locks), and several worker processes that must sign sessions
+with one key."""
 
 from __future__ import annotations
 
@@ -8,11 +9,12 @@ import stat
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from directory.config import Config, persistent_secret
 from directory.registry import api_keys
+from directory.registry.db import make_engine
 from directory.registry.models import ApiKey
 from directory.web.app import create_app
 from tests import factories as f
@@ -38,14 +40,23 @@ def key(engine):
 
 
 @pytest.fixture
-def write_lock(database_url):
-    """Another process's batch import: a transaction holding the one write lock."""
-    holder = sqlite3.connect(database_url.removeprefix("sqlite:///"), isolation_level=None)
-    holder.execute("BEGIN IMMEDIATE")
-    holder.execute("UPDATE providers SET name = name")
-    yield holder
-    holder.execute("ROLLBACK")
-    holder.close()
+def write_lock(database_url, database_kind):
+    """Another process's batch import, in a transaction that holds its locks: on SQLite the
+    one write lock; on PostgreSQL, which locks rows, those of the activities it rewrites."""
+    if database_kind == "sqlite":
+        holder = sqlite3.connect(database_url.removeprefix("sqlite:///"), isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")
+        holder.execute("UPDATE providers SET name = name")
+        yield holder
+        holder.execute("ROLLBACK")
+        holder.close()
+        return
+    engine = make_engine(database_url)
+    with engine.connect() as holder:
+        holder.execute(text("UPDATE activities SET title = title"))
+        yield holder
+        holder.rollback()
+    engine.dispose()
 
 
 def auth(key):

@@ -43,6 +43,7 @@ log = logging.getLogger(__name__)
 INLINE_MAX_BYTES = 1024 * 1024
 # A job still `running` this long after it started belongs to a worker that died.
 STALE_AFTER = timedelta(minutes=30)
+FILENAME_MAX = 255  # BatchJob.filename's length
 
 
 @dataclass(frozen=True)
@@ -92,6 +93,10 @@ def submit(
 ) -> JobView:
     """Store the upload as a queued job and start working the queue; returns at once."""
     sessions: sessionmaker[Session] = app.extensions["directory_sessions"]
+    # The name is only shown back and read for its extension. PostgreSQL refuses a NUL in text
+    # and a name longer than its column (SQLite stored both, so it was a 500 there only): keep
+    # what the column holds, the end of a long name, with its extension.
+    filename = filename.replace("\x00", "")[-FILENAME_MAX:]
     with sessions.begin() as session:
         job = BatchJob(
             token=secrets.token_urlsafe(16),
