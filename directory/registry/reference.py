@@ -4,20 +4,61 @@ The facts live in `directory/registry/data/` as TOML and JSON so that a board ad
 practice area is a data change, not a code change. They are loaded and checked once, at
 start-up: a malformed file stops the application with a message naming the file and the
 entry, rather than surfacing later as a wrong facet or a rule that silently passes.
+
+Names arrive written many ways ("Orthopedic Sports Medicine", "pain medicine>general>...").
+`fold_name` is the comparison key that ignores how a name is written; `Board.canonical_area`
+and `Reference.canonical_outline_path` give the current name for a name as written (exact,
+then an alias, then equal under `fold_name`), or None when it is on no list; `nearest` gives
+the valid names closest to one that is not.
 """
 
 from __future__ import annotations
 
+import difflib
 import json
+import math
+import os
+import re
 import tomllib
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
-from functools import cache
+import unicodedata
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from functools import cache, lru_cache
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 OUTLINE_SEPARATOR = " > "
+
+# Characters that separate words for comparison: everything but letters and digits (hyphens and
+# dashes, slashes, commas, periods, colons, parentheses). Apostrophes join ("Alzheimer's").
+_SEPARATORS = re.compile(r"[\W_]+")
+_APOSTROPHES = str.maketrans("", "", "'\u2019\u02bc")
+_LIGATURES = str.maketrans({"\u00e6": "ae", "\u0153": "oe"})
+
+
+@lru_cache(maxsize=8192)
+def fold_name(name: str) -> str:
+    """A comparison key for a name as people write it: two names with the same key are the
+    same name. It ignores case, accents, surrounding and repeated whitespace, hyphens and
+    dashes (-, en dash, em dash), slashes, commas, periods and other punctuation, "&" versus
+    "and" (the word "and" is dropped), and the British "ae" ("Orthopaedic", "Paediatric",
+    "Anaesthesia" fold as "Orthopedic", "Pediatric", "Anesthesia")."""
+    text = unicodedata.normalize("NFKD", name.casefold().translate(_LIGATURES))
+    text = "".join(c for c in text if not unicodedata.combining(c)).translate(_APOSTROPHES)
+    words = _SEPARATORS.sub(" ", text.replace("&", " and ")).split()
+    return " ".join(w.replace("ae", "e") for w in words if w != "and")
+
+
+def _fold_path(segments: Iterable[str]) -> str:
+    return OUTLINE_SEPARATOR.join(fold_name(s) for s in segments)
+
+
+def _split_path(path: str) -> list[str] | None:
+    """The segments of an outline path, any spacing around ">"; None if a segment is empty."""
+    segments = [s.strip() for s in path.split(">")]
+    return segments if all(segments) else None
 
 
 class ReferenceDataError(ValueError):
@@ -35,10 +76,33 @@ class Board:
     specialties: tuple[str, ...]
     # Generic credit kind (e.g. "patient_safety") -> the board's own name ("Patient Safety").
     credit_types: Mapping[str, str]
+    # Another name the board's area goes by -> the current name. Accepted as that area.
+    aliases: Mapping[str, str] = field(default_factory=dict)
+    # A common term that is not the board's name for an area -> the nearest area. Only
+    # suggested, never accepted.
+    hints: Mapping[str, str] = field(default_factory=dict)
+    # Every current name and alias, as written and under fold_name -> the current name.
+    _exact: Mapping[str, str] = field(init=False, repr=False, compare=False)
+    _folded: Mapping[str, str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        exact = {**{a: a for a in self.practice_areas}, **self.aliases}
+        folded = {fold_name(a): a for a in self.practice_areas}
+        for alias, target in self.aliases.items():
+            folded.setdefault(fold_name(alias), target)
+        object.__setattr__(self, "_exact", MappingProxyType(exact))
+        object.__setattr__(self, "_folded", MappingProxyType(folded))
 
     @property
     def credit_type_names(self) -> tuple[str, ...]:
         return tuple(self.credit_types.values())
+
+    def canonical_area(self, name: str) -> str | None:
+        """The board's current practice-area name for `name` as written: the name itself, the
+        area an alias stands for, or the area equal to it (or to an alias) under fold_name.
+        None when the name is not on the board's list (a hint does not count)."""
+        current = self._exact.get(name)
+        return current if current is not None else self._folded.get(fold_name(name))
 
 
 @dataclass(frozen=True)
@@ -57,6 +121,8 @@ class Reference:
     statuses: tuple[str, ...]
     accreditation_statuses: tuple[str, ...]
     good_standing: frozenset[str]
+    # Other ways rosters write a status ("Accredited", "Provisional") -> the accreditor's name.
+    accreditation_aliases: Mapping[str, str]
     delivery: tuple[str, ...]
     providership: tuple[str, ...]
     registration: tuple[str, ...]
@@ -64,10 +130,203 @@ class Reference:
     mips_low_credit_below: float
     # Every node of the ABA content outline as a path "Area > Section > Topic".
     aba_outline: frozenset[str]
+    # An older or other path of an outline node -> its current path (a whole branch moves
+    # with its node: the alias of a section stands for the paths of its topics too).
+    outline_aliases: Mapping[str, str] = field(default_factory=dict)
+    # Every outline path and alias under fold_name (per segment) -> the current path.
+    _outline_folded: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def collaborating_boards(self) -> list[Board]:
         return [b for b in self.boards.values() if b.collaborating]
+
+    def canonical_outline_path(self, path: str) -> str | None:
+        """The current path of an ABA content-outline node for `path` as written: any spacing
+        around ">", each segment compared under fold_name, and the outline's aliases (an alias
+        of a section also renames the paths below it). None when the node is not in the
+        outline."""
+        if path in self.aba_outline:
+            return path
+        segments = _split_path(path)
+        if segments is None:
+            return None
+        resolved: list[str] = []
+        for segment in segments:
+            current = self._outline_folded.get(_fold_path([*resolved, segment]))
+            if current is None:
+                return None
+            resolved = current.split(OUTLINE_SEPARATOR)
+        return OUTLINE_SEPARATOR.join(resolved)
+
+
+# --- the nearest valid names to one that is not on a list -------------------------------------
+
+# Words too common to say two names are related.
+_STOPWORDS = frozenset({"a", "an", "at", "by", "for", "in", "of", "on", "or", "the", "to", "with"})
+_CLOSE_ENOUGH = 0.6  # difflib's usual cutoff for a close match
+_PATH_WEIGHT = 0.5  # for outline paths: words anywhere in the path, beside the last segment's
+
+
+def _words(folded: str) -> tuple[str, ...]:
+    return tuple(w for w in folded.replace(">", " ").split() if w not in _STOPWORDS)
+
+
+def _word_match(a: str, b: str) -> float:
+    """1 for the same word, 0.8 for the same stem ("pediatric"/"pediatrics",
+    "anesthesia"/"anesthesiology"), else 0."""
+    if a == b:
+        return 1.0
+    if a[:5] != b[:5]:
+        return 0.0
+    common = len(os.path.commonprefix([a, b]))
+    return 0.8 if common >= 5 and common >= min(len(a), len(b)) - 2 else 0.0
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    name: str
+    folded: str  # the whole name (a path: each segment folded, joined by " > ")
+    last: str  # a path's last segment, folded; the whole name otherwise
+    words: tuple[str, ...]
+    last_words: tuple[str, ...]
+
+
+@lru_cache(maxsize=64)
+def _candidates(names: tuple[str, ...]) -> tuple[tuple[_Candidate, ...], Mapping[str, float]]:
+    """The names prepared for comparison, and each word's weight (rarer words weigh more)."""
+    out: list[_Candidate] = []
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            continue
+        seen.add(name)
+        segments = _split_path(name) if ">" in name else None
+        if segments:
+            folded = _fold_path(segments)
+            last = fold_name(segments[-1])
+        else:
+            folded = last = fold_name(name)
+        out.append(_Candidate(name, folded, last, _words(folded), _words(last)))
+    frequency: dict[str, int] = {}
+    for c in out:
+        for w in set(c.words):
+            frequency[w] = frequency.get(w, 0) + 1
+    total = max(len(out), 1)
+    weights = {w: math.log(1 + total / n) for w, n in frequency.items()}
+    return tuple(out), MappingProxyType(weights)
+
+
+def _matcher(query: tuple[str, ...], weights: Mapping[str, float]) -> dict[str, dict[str, float]]:
+    """For each query word, the words of the names it matches, each with the match (1 or 0.8)
+    times that word's weight."""
+    return {
+        q: {w: m * weight for w, weight in weights.items() if (m := _word_match(q, w))}
+        for q in set(query)
+    }
+
+
+def _shared(
+    query: tuple[str, ...], words: tuple[str, ...], matches: Mapping[str, Mapping[str, float]]
+) -> float:
+    """How much `words` share with the query's words (each query word counts once, by its best
+    match)."""
+    return sum(max((matches[q].get(w, 0.0) for w in words), default=0.0) for q in query)
+
+
+def nearest(
+    name: str,
+    names: Iterable[str],
+    n: int = 3,
+    hints: Mapping[str, str] | None = None,
+) -> list[str]:
+    """Up to `n` of `names` closest to `name`, best first: the area a hint names for it (the
+    hint's words all in `name`, compared folded), then names sharing words with it (rarer
+    words count more: "Pediatric Pain" -> names with "Pediatric" or "Pain"), then names close
+    to it letter by letter (difflib, on folded text). For outline paths ("A > B > C"), nodes
+    under the longest leading part of the path that is valid come first ("Pain Medicine >
+    Cannabis" -> nodes under Pain Medicine), and the last segments are compared before the
+    rest of the path, so a misplaced or misspelt topic still finds its node. Never returns a
+    name that is not in `names`."""
+    if n <= 0:
+        return []
+    hint_items = tuple(sorted((hints or {}).items()))
+    return list(_nearest(name, tuple(names), n, hint_items))
+
+
+@lru_cache(maxsize=1024)
+def _nearest(
+    name: str, names: tuple[str, ...], n: int, hint_items: tuple[tuple[str, str], ...]
+) -> tuple[str, ...]:
+    hints = dict(hint_items)
+    candidates, weights = _candidates(tuple(names))
+    valid = {c.name for c in candidates}
+    segments = _split_path(name) if ">" in name else None
+    if segments:
+        folded_segments = [fold_name(s) for s in segments]
+        folded, last = OUTLINE_SEPARATOR.join(folded_segments), folded_segments[-1]
+    else:
+        folded_segments = []
+        folded = last = fold_name(name)
+    words, last_words = _words(folded), _words(last)
+    matches = _matcher(words, weights)
+
+    picked: list[str] = []
+    query_words = set(words)
+    for hint, target in sorted(
+        hints.items(), key=lambda h: (fold_name(h[0]) != folded, -len(h[0]), h[0])
+    ):
+        hint_words = set(_words(fold_name(hint)))
+        if target in valid and target not in picked and hint_words and hint_words <= query_words:
+            picked.append(target)
+
+    # The longest leading part of the query path that is itself one of the names.
+    anchor = ""
+    if folded_segments:
+        paths = {c.folded for c in candidates}
+        for k in range(len(folded_segments) - 1, 0, -1):
+            prefix = OUTLINE_SEPARATOR.join(folded_segments[:k])
+            if prefix in paths:
+                anchor = prefix
+                break
+
+    scored: list[tuple[float, _Candidate]] = []
+    rest: list[_Candidate] = []
+    for c in candidates:
+        if c.name in picked:
+            continue
+        score = _shared(last_words, c.last_words, matches)
+        if segments or c.last != c.folded:
+            score += _PATH_WEIGHT * _shared(words, c.words, matches)
+        if anchor and (c.folded == anchor or c.folded.startswith(anchor + OUTLINE_SEPARATOR)):
+            score += 100.0 * anchor.count(">") + 100.0
+        if score > 0:
+            scored.append((score, c))
+        else:
+            rest.append(c)
+
+    # Letters are compared on the last segments (a plain name is its own last segment).
+    matcher = difflib.SequenceMatcher(autojunk=False)
+    matcher.set_seq2(last)
+
+    def ratio(c: _Candidate, cutoff: float = 0.0) -> float:
+        matcher.set_seq1(c.last)
+        if matcher.real_quick_ratio() < cutoff or matcher.quick_ratio() < cutoff:
+            return 0.0
+        return matcher.ratio()
+
+    # Letter-by-letter closeness only orders names that share as many words; it is worked out
+    # for the names that can still make the first n.
+    scored.sort(key=lambda sc: -sc[0])
+    room = n - len(picked)
+    if scored and room > 0:
+        floor = scored[min(room, len(scored)) - 1][0]
+        top = [(sc, c) for sc, c in scored if sc >= floor]
+        top.sort(key=lambda sc: (-sc[0], -ratio(sc[1]), sc[1].name))
+        picked += [c.name for _, c in top]
+    if len(picked) < n:
+        close = [(r, c.name) for c in rest if (r := ratio(c, _CLOSE_ENOUGH)) >= _CLOSE_ENOUGH]
+        picked += [name for _, name in sorted(close, key=lambda rc: (-rc[0], rc[1]))]
+    return tuple(picked[:n])
 
 
 def _require(cond: bool, where: str, message: str) -> None:
@@ -81,6 +340,56 @@ def _unique_strings(values: Any, where: str) -> tuple[str, ...]:
     duplicates = sorted({v for v in values if values.count(v) > 1})
     _require(not duplicates, where, f"repeated: {', '.join(duplicates)}")
     return tuple(values)
+
+
+def _name_table(raw: Any, where: str) -> dict[str, str]:
+    """A TOML or JSON table of "name" = "name" (aliases, hints)."""
+    _require(isinstance(raw, dict), where, 'must be a table of "name" = "name"')
+    for key, value in raw.items():
+        _require(
+            isinstance(value, str) and value.strip() != "" and key.strip() != "",
+            where,
+            f"'{key}': both names must be text",
+        )
+    return dict(raw)
+
+
+def _board_names(
+    areas: tuple[str, ...], aliases: dict[str, str], hints: dict[str, str], where: str
+) -> None:
+    """Refuse aliases and hints that point off the list, repeat a current name, or make two
+    names indistinguishable once folded."""
+    folded: dict[str, str] = {}  # folded name -> the current name it stands for
+    for area in areas:
+        other = folded.setdefault(fold_name(area), area)
+        _require(
+            other == area,
+            f"{where} practice_areas",
+            f"'{area}' and '{other}' are the same name written differently",
+        )
+    for alias, target in aliases.items():
+        at = f"{where} aliases: '{alias}'"
+        _require(target in areas, at, f"'{target}' is not one of its practice areas")
+        _require(
+            alias not in areas, at, "is a current practice area; an alias is another name for one"
+        )
+        other = folded.setdefault(fold_name(alias), target)
+        _require(
+            other == target and fold_name(alias) != fold_name(target),
+            at,
+            f"is '{other}' written differently"
+            if other != target
+            else f"is '{target}' written differently; no alias is needed",
+        )
+    for hint, target in hints.items():
+        at = f"{where} hints: '{hint}'"
+        _require(target in areas, at, f"'{target}' is not one of its practice areas")
+        accepted = folded.get(fold_name(hint))
+        _require(
+            accepted is None,
+            at,
+            f"is accepted as '{accepted}' (a practice area or an alias), so it cannot be a hint",
+        )
 
 
 def _load_boards(path: Path, credit_kinds: Mapping[str, str]) -> dict[str, Board]:
@@ -102,29 +411,71 @@ def _load_boards(path: Path, credit_kinds: Mapping[str, str]) -> dict[str, Board
         )
         content_areas = entry.get("content_areas", "none")
         _require(content_areas in ("none", "required"), where, "content_areas: none or required")
+        areas = _unique_strings(entry.get("practice_areas"), f"{where} practice_areas")
+        aliases = _name_table(entry.get("aliases", {}), f"{where} aliases")
+        hints = _name_table(entry.get("hints", {}), f"{where} hints")
+        _board_names(areas, aliases, hints, where)
         boards[code] = Board(
             code=code,
             name=entry["name"],
             program=entry["program"],
             collaborating=collaborating,
             requires_content_areas=content_areas == "required",
-            practice_areas=_unique_strings(entry.get("practice_areas"), f"{where} practice_areas"),
+            practice_areas=areas,
             specialties=_unique_strings(entry.get("specialties", []), f"{where} specialties"),
             credit_types=credit_types,
+            aliases=MappingProxyType(aliases),
+            hints=MappingProxyType(hints),
         )
     _require(bool(boards), path.name, "lists no boards")
     return boards
 
 
-def _outline_paths(nodes: list[dict[str, Any]], prefix: str, where: str) -> Iterator[str]:
-    names = [n.get("name", "") for n in nodes]
+def _outline_paths(nodes: Any, prefix: str, where: str) -> Iterator[str]:
+    _require(isinstance(nodes, list), where, f"children of '{prefix or 'top'}' must be a list")
+    names = [n.get("name", "") if isinstance(n, dict) else "" for n in nodes]
     _unique_strings(names, f"{where} under '{prefix or 'top'}'")
     for node in nodes:
         name = node["name"]
-        _require(OUTLINE_SEPARATOR not in name, where, f"'{name}' contains '{OUTLINE_SEPARATOR}'")
+        _require(">" not in name, where, f"'{name}' contains '>', the path separator")
+        _require(name == name.strip(), where, f"'{name}' has spaces around it")
         path = f"{prefix}{OUTLINE_SEPARATOR}{name}" if prefix else name
         yield path
         yield from _outline_paths(node.get("children", []), path, where)
+
+
+def _outline_index(
+    paths: frozenset[str], raw_aliases: Any, where: str
+) -> tuple[dict[str, str], dict[str, str]]:
+    """The outline's aliases (written with single spaces around ">") and the folded index of
+    its paths and aliases; refuses aliases that point nowhere or collide."""
+    folded: dict[str, str] = {}
+    for path in sorted(paths):
+        other = folded.setdefault(_fold_path(path.split(OUTLINE_SEPARATOR)), path)
+        _require(
+            other == path, where, f"'{path}' and '{other}' are the same path written differently"
+        )
+    aliases: dict[str, str] = {}
+    for alias, target in _name_table(raw_aliases, f"{where} aliases").items():
+        at = f"{where} aliases: '{alias}'"
+        segments = _split_path(alias)
+        _require(segments is not None, at, "has an empty segment")
+        assert segments is not None
+        written = OUTLINE_SEPARATOR.join(segments)
+        _require(target in paths, at, f"'{target}' is not a path in the outline")
+        _require(written not in paths, at, "is a current path; an alias is another name for one")
+        parent = OUTLINE_SEPARATOR.join(segments[:-1])
+        _require(
+            not parent or parent in paths,
+            at,
+            f"its parent '{parent}' is not a current path (write an alias under its parent's "
+            "current path)",
+        )
+        other = folded.setdefault(_fold_path(segments), target)
+        _require(other == target, at, f"is '{other}' written differently")
+        _require(written not in aliases, at, "appears twice")
+        aliases[written] = target
+    return aliases, folded
 
 
 def load_reference(data_dir: Path = DATA_DIR) -> Reference:
@@ -136,7 +487,10 @@ def load_reference(data_dir: Path = DATA_DIR) -> Reference:
 
     outline_file = data_dir / "aba_content_outline.json"
     outline = json.loads(outline_file.read_text(encoding="utf-8"))
-    aba_outline = frozenset(_outline_paths(outline["areas"], "", outline_file.name))
+    aba_outline = frozenset(_outline_paths(outline.get("areas"), "", outline_file.name))
+    outline_aliases, outline_folded = _outline_index(
+        aba_outline, outline.get("aliases", {}), outline_file.name
+    )
 
     formats = {
         f["name"]: Format(
@@ -155,12 +509,17 @@ def load_reference(data_dir: Path = DATA_DIR) -> Reference:
         statuses=_unique_strings(registry["statuses"]["order"], "registry.toml statuses"),
         accreditation_statuses=tuple(s["name"] for s in statuses),
         good_standing=frozenset(s["name"] for s in statuses if s["good_standing"]),
+        accreditation_aliases={
+            alias: s["name"] for s in statuses for alias in s.get("aliases", [])
+        },
         delivery=tuple(registry["delivery"]["values"]),
         providership=tuple(registry["providership"]["values"]),
         registration=tuple(registry["registration"]["values"]),
         rems_programs=tuple(registry["rems"]["programs"]),
         mips_low_credit_below=float(registry["mips"]["low_credit_warning_below"]),
         aba_outline=aba_outline,
+        outline_aliases=MappingProxyType(outline_aliases),
+        _outline_folded=MappingProxyType(outline_folded),
     )
 
 
