@@ -9,6 +9,9 @@ date windows (`DATE_WINDOWS`) and the sorts (`SORTS`).
 
 Facet semantics, the same in both engines:
 - values within one facet are OR-ed (ABIM or ABA), facets are AND-ed (ABIM and online);
+- a facet with a fixed vocabulary (`Facet.vocabulary`: boards, formats, delivery, fee...)
+  refuses a value outside it, naming the valid ones, rather than silently matching nothing;
+  states, countries and providers are open: a value nothing has matches nothing;
 - counts are disjunctive: each facet's counts apply every selection except its own, so
   choosing ABIM still shows how many ABA activities there are;
 - practice areas and credit types are scoped to their board, as "ABIM:Cardiovascular
@@ -18,10 +21,12 @@ Facet semantics, the same in both engines:
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from typing import Any
+
+from directory.registry.reference import Reference, reference
 
 MAX_QUERY_LENGTH = 200
 MAX_PER_PAGE = 100
@@ -65,34 +70,76 @@ class Facet:
     name: str  # query-string parameter and document field
     label: str
     size: int  # how many values a facet shows at most (most frequent first)
+    # Every value the facet can have, where that is a fixed list (from the reference data, or
+    # what `indexer.document` makes): a request for another one is refused by name. None: an
+    # open facet (states, countries, providers), where a value nothing has matches nothing.
+    vocabulary: Callable[[Reference], Iterable[str]] | None = None
+
+
+def _practice_areas(ref: Reference) -> list[str]:
+    """'ABIM:Cardiovascular Disease': each practice area of each board taking registrations."""
+    return [
+        f"{b.code}{SCOPE_SEPARATOR}{a}"
+        for b in ref.boards.values()
+        if b.collaborating
+        for a in b.practice_areas
+    ]
+
+
+def _credit_types(ref: Reference) -> list[str]:
+    """'ABIM:Medical Knowledge': each MOC credit type of each board taking registrations."""
+    return [
+        f"{b.code}{SCOPE_SEPARATOR}{c}"
+        for b in ref.boards.values()
+        if b.collaborating
+        for c in b.credit_type_names
+    ]
 
 
 FACETS: tuple[Facet, ...] = (
-    Facet("board", "Board", 50),
-    Facet("practice_area", "Practice area", 500),
-    Facet("credit_type", "MOC credit type", 100),
-    Facet("format", "Format", 50),
-    Facet("delivery", "Delivery", 10),
+    Facet("board", "Board", 50, lambda ref: ref.boards),
+    Facet("practice_area", "Practice area", 500, _practice_areas),
+    Facet("credit_type", "MOC credit type", 100, _credit_types),
+    Facet("format", "Format", 50, lambda ref: ref.formats),
+    # One value per activity, the registry's: "in person" (only), "online" (only) or "both"
+    # (in person and online, e.g. live-streamed). Everything a physician can attend from
+    # home is two values, OR-ed: online and both (`ONLINE_DELIVERY`).
+    Facet("delivery", "Delivery", 10, lambda ref: ref.delivery),
     Facet("state", "State or province", 100),
     Facet("country", "Country", 100),
-    Facet("fee", "Fee", 10),
-    Facet("registration", "Registration", 10),
-    Facet("mips", "MIPS", 10),
-    Facet("rems", "REMS", 10),
+    Facet("fee", "Fee", 10, lambda ref: ("free", "paid")),
+    Facet("registration", "Registration", 10, lambda ref: ref.registration),
+    Facet("mips", "MIPS", 10, lambda ref: ("yes",)),
+    Facet("rems", "REMS", 10, lambda ref: ref.rems_programs),
     Facet("provider", "Provider", 100),
 )
 FACET_NAMES = tuple(f.name for f in FACETS)
 
-# How the values of a facet read to a person, where the value itself is not what they'd say.
-# Values not listed read as themselves; practice areas and credit types read as
-# "ABIM · Cardiovascular Disease" (see `facet_label`); providers are labelled by name, which
-# only the index knows.
+# How the values of a facet read to a person, where the value itself is not what they'd say,
+# in the order a page lists them. Values not listed read as themselves; practice areas and
+# credit types read as "ABIM · Cardiovascular Disease" (see `facet_label`); providers are
+# labelled by name, which only the index knows.
 FACET_VALUE_LABELS: Mapping[str, Mapping[str, str]] = {
     "fee": {"free": "Free", "paid": "Paid"},
     "mips": {"yes": "Registered for MIPS"},
     "registration": {"open to all": "Open to all", "limited": "Limited"},
-    "delivery": {"in person": "In person", "online": "Online", "both": "In person and online"},
+    # Online first and "both" next to it: the two a physician at home ticks together.
+    "delivery": {
+        "online": "Online only",
+        "both": "In person and online",
+        "in person": "In person only",
+    },
 }
+# Everything a physician can attend without travelling: online only, and in person and online.
+ONLINE_DELIVERY = ("online", "both")
+
+
+def facet_vocabulary(name: str, ref: Reference | None = None) -> tuple[str, ...] | None:
+    """Every value facet `name` can have, or None for an open facet (see `Facet.vocabulary`)."""
+    facet = next(f for f in FACETS if f.name == name)
+    if facet.vocabulary is None:
+        return None
+    return tuple(facet.vocabulary(ref or reference()))
 
 
 @dataclass(frozen=True)
@@ -307,6 +354,74 @@ def _query_string_length(args: Mapping[str, Any]) -> int:
     return total
 
 
+def _shown(value: str) -> str:
+    return f"'{value[:60]}'" if len(value) <= 60 else f"'{value[:60]}…'"
+
+
+def _noun(facet: Facet) -> str:
+    """'board', 'practice area', 'MOC credit type', 'MIPS': the facet's label in a sentence."""
+    label = facet.label
+    return label if label[:2].isupper() else label[0].lower() + label[1:]
+
+
+def _with_meaning(facet: str, value: str) -> str:
+    """'both (In person and online)': a value with its label, where that says more."""
+    label = FACET_VALUE_LABELS.get(facet, {}).get(value)
+    return f"{value} ({label})" if label and label.lower() != value.lower() else value
+
+
+def _unknown_values(facet: Facet, values: tuple[str, ...], ref: Reference) -> str | None:
+    """Why some of `values` are not in the facet's vocabulary, with the valid ones; or None."""
+    assert facet.vocabulary is not None
+    vocabulary = tuple(facet.vocabulary(ref))
+    known = set(vocabulary)
+    unknown = [v for v in values if v not in known]
+    if not unknown:
+        return None
+    if facet.name in ("practice_area", "credit_type"):
+        return "; ".join(_unknown_scoped(facet, v, vocabulary, ref) for v in unknown[:3])
+    shown = ", ".join(_shown(v) for v in unknown[:3])
+    if len(unknown) > 3:
+        shown += f" and {len(unknown) - 3} more"
+    valid = ", ".join(_with_meaning(facet.name, v) for v in vocabulary)
+    values_word = "value" if len(unknown) == 1 else "values"
+    return f"unknown {_noun(facet)} {values_word} {shown}; use one of: {valid}"
+
+
+def _unknown_scoped(facet: Facet, value: str, vocabulary: tuple[str, ...], ref: Reference) -> str:
+    """A practice area or credit type that is not one: the board's own list, or the boards."""
+    noun = _noun(facet)
+    boards = [b.code for b in ref.boards.values() if b.collaborating]
+    if SCOPE_SEPARATOR not in value:
+        return (
+            f"{_shown(value)} names no board; write a {noun} as BOARD{SCOPE_SEPARATOR}name, "
+            f"e.g. '{vocabulary[0]}'"
+        )
+    board, _ = value.split(SCOPE_SEPARATOR, 1)
+    if board not in boards:
+        return (
+            f"{_shown(value)}: {_shown(board)} is not a board that registers activities for "
+            f"MOC; use one of: {', '.join(boards)}"
+        )
+    prefix = board + SCOPE_SEPARATOR
+    names = [v[len(prefix) :] for v in vocabulary if v.startswith(prefix)]
+    return f"{_shown(value)} is not one of {board}'s {noun}s: {', '.join(names)}"
+
+
+def _current_area_names(values: tuple[str, ...], ref: Reference) -> tuple[str, ...]:
+    """'ABOS:Spine' as 'ABOS:Surgery of the Spine': a link made before a board renamed an area
+    (or written in another case) still selects it, as the registry stores it now."""
+    out = []
+    for value in values:
+        board_code, sep, name = value.partition(SCOPE_SEPARATOR)
+        board = ref.boards.get(board_code)
+        current = board.canonical_area(name) if sep and board else None
+        value = f"{board_code}{SCOPE_SEPARATOR}{current}" if current else value
+        if value not in out:
+            out.append(value)
+    return tuple(out)
+
+
 def parse_request(args: Mapping[str, Any]) -> SearchRequest:
     """Read a search from query-string arguments; every problem is reported at once."""
     problems: dict[str, str] = {}
@@ -363,6 +478,14 @@ def parse_request(args: Mapping[str, Any]) -> SearchRequest:
             problems[facet] = "a value is longer than 200 characters"
         elif values:
             filters[facet] = values
+    ref = reference()
+    if "practice_area" in filters:
+        filters["practice_area"] = _current_area_names(filters["practice_area"], ref)
+    for fixed in FACETS:
+        if fixed.name in filters and fixed.vocabulary is not None:
+            unknown = _unknown_values(fixed, filters[fixed.name], ref)
+            if unknown:
+                problems[fixed.name] = unknown
     selections = sum(len(v) for v in filters.values())
     if selections > MAX_SELECTIONS:
         problems["filters"] = (

@@ -51,7 +51,11 @@ class SearchDocument(TypedDict):
     board_names: list[str]
     # Facets (and filters).
     format: str
-    delivery: list[str]
+    # One value, the registry's: "in person" (only), "online" (only) or "both" (in person and
+    # online). Exclusive, so each delivery count is exact; "online + both" is what a physician
+    # can attend from home. None only in a preview of an activity that does not say yet.
+    delivery: str | None
+    # Where it is held in person: its own place (unless online only) and every occurrence's.
     city: str | None
     state: list[str]
     country: list[str]
@@ -104,7 +108,6 @@ def to_document(
     upcoming = sorted(o.start_date for o in activity.occurrences if o.end_date >= today)
     next_start = upcoming[0] if upcoming else activity.start_date
 
-    delivery = {"both": ["in person", "online"]}.get(activity.delivery or "", [activity.delivery])
     points = {r.board: r.points for r in counted}
     deadlines = {r.board: _iso(r.claim_deadline) for r in counted}
     provider = activity.provider
@@ -123,7 +126,7 @@ def to_document(
         # The boards it counts for, as typed in a search box: "ABIM", or the board's name.
         "board_names": [n for code in boards for n in (code, ref.boards[code].name)],
         "format": activity.format,
-        "delivery": [d for d in delivery if d],
+        "delivery": activity.delivery or None,
         "city": activity.city if activity.delivery != "online" else None,
         "state": sorted({s for _, s, _ in places if s}),
         "country": sorted({c for _, _, c in places if c}),

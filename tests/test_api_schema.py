@@ -143,3 +143,24 @@ def test_provider_api_matches_its_openapi_document(provider_schema, provider_key
         check()
         checked += 1
     assert checked == 8
+
+
+def test_facets_with_a_fixed_vocabulary_are_documented_as_enums(api_app):
+    from directory.search import FACETS, facet_vocabulary
+
+    doc = api_app.test_client().get("/api/v1/openapi.json").get_json()
+    params = {p["name"]: p for p in doc["paths"]["/api/v1/search"]["get"]["parameters"]}
+    delivery = params["delivery"]
+    assert delivery["schema"]["items"]["enum"] == ["in person", "online", "both"]
+    for label in ("Online only", "In person only", "In person and online"):
+        assert label in delivery["description"]
+    assert "delivery=online&delivery=both" in delivery["description"]
+    for facet in FACETS:
+        vocabulary = facet_vocabulary(facet.name)
+        items = params[facet.name]["schema"]["items"]
+        assert items.get("enum") == (list(vocabulary) if vocabulary is not None else None)
+    assert doc["components"]["schemas"]["Card"]["properties"]["delivery"]["enum"] == [
+        "in person",
+        "online",
+        "both",
+    ]

@@ -225,6 +225,9 @@ def test_embed_theme_colour_is_validated(web):
         ("q=" + "a" * 300, "q"),
         ("when=someday", "when"),
         ("page=1&page=2", "page"),
+        ("delivery=hybrid", "delivery"),
+        ("board=ABIM&board=ZZZ", "board"),
+        ("fee=cheap", "fee"),
     ],
 )
 def test_bad_parameters_are_a_readable_400(web, query, name):
@@ -318,6 +321,23 @@ def test_feed_titles_describe_the_search(web):
     assert title("board=ABIM&board=ABA&fee=free") == "CME activities: ABIM or ABA · Free"
     assert title("provider=9001") == "CME activities: Hospital <b>Bold</b> & Sons"
     assert title("q=sepsis&when=upcoming") == "CME activities: “sepsis” · upcoming"
+    assert title("delivery=online") == "CME activities: Online only"
+    assert title("delivery=online&delivery=both") == (
+        "CME activities: Online only or In person and online"
+    )
+
+
+def test_embed_and_feed_narrow_by_delivery_as_the_engine_does(loaded, web):
+    query = "delivery=online&delivery=both&per_page=20"
+    expected = _search(loaded, query)
+    assert expected.total and set(expected.counts("delivery")) == {"in person", "online", "both"}
+    page = web.get(f"/embed?{query}").get_data(as_text=True)
+    assert _ids(page) == [h["id"] for h in expected.hits]
+    assert f"{expected.total:,} activities" in page
+    _, feed = _feed(web, "delivery=in+person")
+    newest = _search(loaded, "delivery=in+person", sort="newest", per_page=50)
+    entries = [e.findtext(f"{ATOM}id") for e in feed.findall(f"{ATOM}entry")]
+    assert entries == [f"tag:localhost,2026:activity-{h['id']}" for h in newest.hits]
 
 
 def test_feed_escapes_provider_text(web):

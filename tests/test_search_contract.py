@@ -13,6 +13,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import text
 from sqlalchemy.orm import Session
+from werkzeug.datastructures import MultiDict
 
 from directory.demo import generate_into
 from directory.registry.db import make_engine, make_sessionmaker, upgrade
@@ -110,6 +111,32 @@ def special_activities():
             description="Failure of the heart to pump is covered.",
             keywords=[],
         ),
+        # Held in Anchorage and streamed: its place counts, as an in-person one's does.
+        f.activity(
+            id=11,
+            provider_activity_id="S11",
+            title="Zebrafish Models of Cardiomyopathy Symposium",
+            description="Live in Anchorage and streamed.",
+            keywords=[],
+            objectives=["Compare animal models"],
+            delivery="both",
+            city="Anchorage",
+            state="AK",
+            country="US",
+        ),
+        # Online only, though its row still names a place: that place never counts.
+        f.activity(
+            id=12,
+            provider_activity_id="S12",
+            title="Zebrafish Models of Cardiomyopathy Webinar",
+            description="Online only.",
+            keywords=[],
+            objectives=["Compare animal models"],
+            delivery="online",
+            city="Boise",
+            state="ID",
+            country="US",
+        ),
     ]
     for a in made:
         if a.provider.id == 1:
@@ -203,8 +230,7 @@ def facet_value_sql() -> str:
         UNION SELECT c.activity_id, 'practice_area', c.board || ':' || j.value FROM counted c, json_each(c.practice_areas) j
         UNION SELECT c.activity_id, 'credit_type', c.board || ':' || j.value FROM counted c, json_each(c.credit_types) j
         UNION SELECT id, 'format', format FROM listed
-        UNION SELECT id, 'delivery', 'in person' FROM listed WHERE delivery IN ('in person', 'both')
-        UNION SELECT id, 'delivery', 'online' FROM listed WHERE delivery IN ('online', 'both')
+        UNION SELECT id, 'delivery', delivery FROM listed
         UNION SELECT id, 'state', state FROM places WHERE state IS NOT NULL
         UNION SELECT id, 'country', country FROM places WHERE country IS NOT NULL
         UNION SELECT id, 'fee', CASE WHEN fee_cents = 0 THEN 'free' ELSE 'paid' END FROM listed
@@ -258,6 +284,10 @@ SELECTIONS = [
     },
     {"state": ["CA", "NY", "TX"], "registration": ["open to all"], "mips": ["yes"]},
     {"board": ["ABPMR"], "country": ["US"]},
+    {"delivery": ["both"]},
+    {"delivery": ["in person"], "state": ["CA", "NY", "TX"], "fee": ["paid"]},
+    {"delivery": ["online", "both"], "board": ["ABIM"], "format": ["Course"]},
+    {"delivery": ["in person", "both"], "country": ["US", "CA"]},
 ]
 
 
@@ -287,6 +317,71 @@ def test_counts_are_disjunctive(search_engine):
     assert abim.total == everything.counts("board")["ABIM"] < everything.total
     assert sum(abim.counts("format").values()) < sum(everything.counts("format").values())
     assert next(v for v in abim.facet("board").values if v.value == "ABIM").selected
+
+
+# --- delivery: three answers, each exact ------------------------------------------------------
+
+
+def search_pairs(engine, *pairs):
+    """A search from query-string pairs, for a facet given more than one value."""
+    return engine.search(parse_request(MultiDict(pairs)), TODAY)
+
+
+def test_delivery_is_one_of_three_exclusive_values(search_engine):
+    everything = search(search_engine)
+    counts = everything.counts("delivery")
+    assert set(counts) == {"in person", "online", "both"} and all(counts.values())
+    assert sum(counts.values()) == everything.total  # every activity has exactly one
+    assert {v.value: v.label for v in everything.facet("delivery").values} == {
+        "in person": "In person only",
+        "online": "Online only",
+        "both": "In person and online",
+    }
+    for value, count in counts.items():
+        result = search(search_engine, delivery=value, per_page=100)
+        assert result.total == count, value
+        assert {h["delivery"] for h in result.hits} == {value}
+
+
+def test_online_only_leaves_out_what_is_also_held_in_person(search_engine):
+    online = search(search_engine, delivery="online", per_page=100)
+    both = search(search_engine, delivery="both", per_page=100)
+    assert online.total and both.total and ids(online).isdisjoint(ids(both))
+    # Everything a physician can attend from home: the two values, OR-ed.
+    from_home = search_pairs(search_engine, ("delivery", "online"), ("delivery", "both"))
+    assert from_home.total == online.total + both.total
+    assert from_home.counts("delivery") == search(search_engine).counts("delivery")
+    assert {v.value for v in from_home.facet("delivery").values if v.selected} == {
+        "online",
+        "both",
+    }
+
+
+def test_delivery_counts_are_disjunctive_under_other_filters(search_engine):
+    abim = search(search_engine, board="ABIM", fee="paid")
+    chosen = search(search_engine, board="ABIM", fee="paid", delivery="both")
+    # Its own counts ignore the delivery chosen; every other facet's apply it.
+    assert chosen.counts("delivery") == abim.counts("delivery")
+    assert chosen.total == abim.counts("delivery")["both"] < abim.total
+    assert chosen.counts("board")["ABIM"] == chosen.total
+    assert (
+        sum(chosen.counts("fee").values())
+        == search(search_engine, board="ABIM", delivery="both").total
+    )
+
+
+def test_places_count_only_where_an_activity_is_held_in_person(search_engine):
+    both = search(search_engine, q="zebrafish", delivery="both")
+    assert ids(both) == {11} and both.hits[0]["city"] == "Anchorage"
+    online = search(search_engine, q="zebrafish", delivery="online")
+    assert ids(online) == {12} and online.hits[0]["city"] is None
+    assert online.hits[0]["state"] == [] and online.counts("state") == {}
+    assert search(search_engine, q="zebrafish").counts("state") == {"AK": 1}
+    assert ids(search(search_engine, q="zebrafish", state="AK")) == {11}
+    assert ids(search(search_engine, q="zebrafish", state="ID")) == set()
+    # Across the corpus: online-only activities have no place to count.
+    assert search(search_engine, delivery="online").counts("state") == {}
+    assert search(search_engine, delivery="both").counts("state")
 
 
 def test_incomplete_aba_registration_is_found_under_abim_but_never_aba(search_engine):
@@ -592,3 +687,87 @@ def test_a_sync_skips_a_record_that_cannot_be_indexed_and_goes_on_with_the_rest(
     assert fixed.skipped == {2: NOT_UNICODE}
     assert ids(search(fresh_engine, q="hemostasis")) == {UNENCODABLE}
     assert fresh_engine.ids() == {1, 3, 4, 5, UNENCODABLE}
+
+
+# --- an embedded index file an older version wrote ----------------------------------------------
+#
+# Before delivery was one value, the embedded file held "both" as ["in person", "online"], and
+# had no version (user_version 0). Such a file is upgraded where it lies the first time it is
+# opened, so an upgrade of the code never shows "online only" counts that include "both".
+
+
+def _written_before_delivery_was_one_value(path):
+    """Rewrite an index file as the previous version wrote it."""
+    import json
+    import sqlite3
+
+    conn = sqlite3.connect(path, isolation_level=None)
+    rows = conn.execute("SELECT id, body FROM docs").fetchall()
+    conn.execute("BEGIN")
+    conn.execute("DELETE FROM facets WHERE facet = 'delivery'")
+    for doc_id, body in rows:
+        doc = json.loads(body)
+        doc["delivery"] = {"both": ["in person", "online"]}.get(doc["delivery"], [doc["delivery"]])
+        conn.execute("UPDATE docs SET body = ? WHERE id = ?", (json.dumps(doc), doc_id))
+        conn.executemany(
+            "INSERT INTO facets VALUES ('delivery', ?, ?)", [(v, doc_id) for v in doc["delivery"]]
+        )
+    conn.execute("COMMIT")
+    conn.execute("PRAGMA user_version = 0")
+    conn.close()
+
+
+def _delivery_documents():
+    from indexer.document import to_document
+
+    made = [
+        f.activity(id=1, provider_activity_id="D1", delivery="in person"),
+        f.activity(id=2, provider_activity_id="D2", delivery="both"),
+        f.activity(
+            id=3, provider_activity_id="D3", delivery="online", city=None, state=None, country=None
+        ),
+        f.activity(
+            id=4, provider_activity_id="D4", delivery="online", city=None, state=None, country=None
+        ),
+    ]
+    return [to_document(a, TODAY) for a in made]
+
+
+def test_an_embedded_index_from_before_is_upgraded_in_place_not_misread(tmp_path):
+    import sqlite3
+
+    from indexer.embedded import store
+
+    path = tmp_path / "search.sqlite3"
+    EmbeddedEngine(path).reindex(_delivery_documents())
+    _written_before_delivery_was_one_value(path)
+
+    engine = EmbeddedEngine(path)
+    assert search(engine).counts("delivery") == {"in person": 1, "both": 1, "online": 2}
+    assert ids(search(engine, delivery="online")) == {3, 4}
+    assert ids(search(engine, delivery="both")) == {2}
+    assert engine.documents([1, 2, 3]) == {d["id"]: d for d in _delivery_documents()[:3]}
+    conn = sqlite3.connect(path)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == store.VERSION
+    conn.close()
+    # Writes after the upgrade keep the file consistent.
+    engine.upsert([dict(_delivery_documents()[0], delivery="online")])
+    assert search(engine).counts("delivery") == {"both": 1, "online": 3}
+
+
+def test_an_embedded_index_from_a_newer_version_is_refused_until_rebuilt(tmp_path):
+    import sqlite3
+
+    from indexer.embedded import store
+    from indexer.engine import SearchUnavailable
+
+    path = tmp_path / "search.sqlite3"
+    engine = EmbeddedEngine(path)
+    engine.reindex(_delivery_documents())
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute(f"PRAGMA user_version = {store.VERSION + 1}")
+    conn.close()
+    with pytest.raises(SearchUnavailable, match="directory index"):
+        search(engine)
+    engine.reindex(_delivery_documents())
+    assert search(engine).total == 4

@@ -181,3 +181,169 @@ def test_static_files_cannot_be_framed_but_the_widget_loads_anywhere(client):
     widget = client.get("/static/widget.js")
     assert widget.headers["Access-Control-Allow-Origin"] == "*"
     assert widget.headers["Cross-Origin-Resource-Policy"] == "cross-origin"
+
+
+# --- delivery, and facets with a fixed vocabulary -----------------------------------------------
+
+FIXED_FACETS = [
+    # (query, parameter, what the message must offer instead)
+    ("delivery=hybrid", "delivery", ["in person (In person only)", "online (Online only)", "both"]),
+    ("delivery=online&delivery=in-person", "delivery", ["'in-person'", "in person"]),
+    ("board=ZZZ", "board", ["ABIM", "ABA", "ABPMR"]),
+    ("format=Webinar", "format", ["Course", "Internet Enduring Material"]),
+    ("fee=cheap", "fee", ["free, paid"]),
+    ("mips=no", "mips", ["yes"]),
+    ("registration=open", "registration", ["open to all", "limited"]),
+    ("rems=Clozapine", "rems", ["Opioid Analgesic REMS"]),
+    ("practice_area=ABIM:Cardiology", "practice_area", ["Cardiovascular Disease"]),
+    ("practice_area=Cardiology", "practice_area", ["BOARD:name"]),
+    ("credit_type=XYZ:Patient Safety", "credit_type", ["ABIM", "ABA"]),
+]
+
+
+@pytest.mark.parametrize(("query", "name", "offered"), FIXED_FACETS)
+def test_a_value_outside_a_facets_vocabulary_is_a_400_naming_the_valid_ones(
+    client, indexed, query, name, offered
+):
+    for path in ("/api/v1/search", "/api/v1/facets"):
+        api = client.get(f"{path}?{query}")
+        assert api.status_code == 400, (path, query)
+        message = api.get_json()["error"]["problems"][name]
+        assert all(o in message for o in offered), message
+        assert name in api.get_json()["error"]["message"]
+    page = client.get(f"/?{query}")
+    assert page.status_code == 400
+    html = page.get_data(as_text=True)
+    assert f"<strong>{name}</strong>" in html and 'role="alert"' in html
+
+
+def test_open_facets_still_match_nothing_rather_than_refuse(client, indexed):
+    for query in ("state=ZZ", "country=ZZ", "provider=99999999"):
+        api = client.get(f"/api/v1/search?{query}")
+        assert api.status_code == 200 and api.get_json()["total"] == 0, query
+        assert client.get(f"/?{query}").status_code == 200
+
+
+def test_delivery_answers_in_person_only_online_only_or_both(client, indexed):
+    facets = client.get("/api/v1/facets").get_json()
+    (delivery,) = [f for f in facets["facets"] if f["name"] == "delivery"]
+    counts = {v["value"]: v["count"] for v in delivery["values"]}
+    labels = {v["value"]: v["label"] for v in delivery["values"]}
+    assert set(counts) == {"in person", "online", "both"}
+    assert sum(counts.values()) == facets["total"]
+    assert labels == {
+        "in person": "In person only",
+        "online": "Online only",
+        "both": "In person and online",
+    }
+    for value in ("online", "both", "in person"):
+        api = client.get(f"/api/v1/search?delivery={value}&per_page=100").get_json()
+        assert api["total"] == counts[value]
+        assert {h["delivery"] for h in api["hits"]} == {value}
+        for hit in api["hits"]:
+            if value == "online":
+                assert hit["where"] == "Online"
+            elif value == "both":
+                assert hit["where"].endswith(" and online") and hit["where"] != " and online"
+            else:
+                assert hit["where"] and "online" not in hit["where"]
+    both = client.get("/api/v1/search?delivery=online&delivery=both").get_json()
+    assert both["total"] == counts["online"] + counts["both"]
+
+
+def test_the_delivery_facet_reads_as_a_physician_means_it(client, indexed):
+    html = client.get("/?board=ABIM").get_data(as_text=True)
+    fieldset = re.search(
+        r'<fieldset class="facet" data-facet="delivery">(.*?)</fieldset>', html, re.S
+    )
+    rows = re.findall(
+        r'value="([^"]+)"[^>]*> <span class="facet-label">([^<]+)</span>', fieldset[1]
+    )
+    # In a fixed order, online first and "both" beside it: the two a physician at home ticks.
+    assert rows == [
+        ("online", "Online only"),
+        ("both", "In person and online"),
+        ("in person", "In person only"),
+    ]
+    link = re.search(
+        r'<a id="online-delivery" href="([^"]+)">Everything available online</a>', html
+    )
+    href = link[1].replace("&amp;", "&")
+    assert href == "/?board=ABIM&delivery=online&delivery=both"
+    chosen = client.get(href).get_data(as_text=True)
+    assert 'id="online-delivery"' not in chosen  # already what it asks
+    assert "Delivery: Online only" in chosen and "Delivery: In person and online" in chosen
+    api = client.get("/api/v1/search?board=ABIM&delivery=online&delivery=both").get_json()
+    assert f"{api['total']:,} activities" in chosen
+
+
+def test_detail_markup_says_both_ways_for_in_person_and_online(client, indexed, engine):
+    day = indexed
+    provider = f.provider(id=9010, name="Both Ways CME")
+    with Session(engine) as session:
+        session.add_all(
+            [
+                f.activity(
+                    id=2,
+                    provider_activity_id="BOTH-LIVE",
+                    provider=provider,
+                    delivery="both",
+                    start_date=day + timedelta(days=5),
+                    end_date=day + timedelta(days=6),
+                    moc=[f.abim(claim_deadline=day + timedelta(days=60))],
+                ),
+                f.activity(
+                    id=3,
+                    provider_activity_id="BOTH-ENDURING",
+                    provider=provider,
+                    format="Enduring Material",
+                    delivery="both",
+                    start_date=day - timedelta(days=5),
+                    end_date=day + timedelta(days=200),
+                    moc=[f.abim(claim_deadline=day + timedelta(days=260))],
+                ),
+                f.activity(
+                    id=4,
+                    provider_activity_id="ONLINE-ENDURING",
+                    provider=provider,
+                    format="Enduring Material",
+                    delivery="online",
+                    city=None,
+                    state=None,
+                    country=None,
+                    start_date=day - timedelta(days=5),
+                    end_date=day + timedelta(days=200),
+                    moc=[f.abim(claim_deadline=day + timedelta(days=260))],
+                ),
+            ]
+        )
+        session.commit()
+
+    def ld(activity_id):
+        html = client.get(f"/activities/{activity_id}").get_data(as_text=True)
+        markup = re.search(r'<script type="application/ld\+json">(.*?)</script>', html, re.S)
+        return json.loads(markup[1])
+
+    live = ld(2)
+    assert live["eventAttendanceMode"] == "https://schema.org/MixedEventAttendanceMode"
+    assert [loc["@type"] for loc in live["location"]] == ["Place", "VirtualLocation"]
+    assert live["location"][0]["name"] == "Chicago, IL"
+    assert ld(1)["eventAttendanceMode"] == "https://schema.org/OfflineEventAttendanceMode"
+    assert ld(3)["hasCourseInstance"]["courseMode"] == ["online", "onsite"]
+    assert ld(4)["hasCourseInstance"]["courseMode"] == "online"
+    api = client.get("/api/v1/activities/2").get_json()
+    assert api["delivery"] == "both" and api["where"] == "Chicago, IL and online"
+    assert "BEGIN:VEVENT" in client.get("/activities/2.ics").get_data(as_text=True)
+
+
+def test_a_practice_area_link_made_before_a_board_renamed_it_still_selects_it():
+    from werkzeug.datastructures import MultiDict
+
+    from directory.search import parse_request
+
+    names = ["ABOS:Spine", "ABOS:surgery of the spine", "ABIM:cardiovascular disease"]
+    request = parse_request(MultiDict([("practice_area", n) for n in names]))
+    assert request.selected("practice_area") == (
+        "ABOS:Surgery of the Spine",
+        "ABIM:Cardiovascular Disease",
+    )

@@ -12,7 +12,9 @@ The class ties together, for one index file:
 
 A full reindex builds a new file and `os.replace`s it over the old one: an atomic rename, so
 a search sees the old index or the new one, never an empty or half-built one. Writers take
-a lock file, so a reindex and a sync never interleave.
+a lock file, so a reindex and a sync never interleave. A file an older version of the
+directory wrote is upgraded in place, in one transaction, when it is first opened
+(`store.upgrade`); one a newer version wrote is refused (SearchUnavailable) until a reindex.
 
 A document SQLite cannot store (text that is not valid Unicode, a missing or mistyped value)
 is refused alone: a batch that fails for what a document holds is taken out again and written
@@ -93,7 +95,19 @@ class EmbeddedEngine:
     # --- connections ---------------------------------------------------------------------
 
     def _connect(self) -> sqlite3.Connection:
-        return store.connect(self.path)
+        """A connection to the index, brought up to `store.VERSION` first if an older version
+        of the directory wrote it (see `store.upgrade`): never misread."""
+        conn = store.connect(self.path)
+        try:
+            if store.version(conn) != store.VERSION:
+                store.upgrade(conn)
+        except store.NewerIndex as exc:
+            conn.close()
+            raise SearchUnavailable(str(exc)) from exc
+        except BaseException:
+            conn.close()
+            raise
+        return conn
 
     @contextlib.contextmanager
     def _writer(self) -> Iterator[None]:

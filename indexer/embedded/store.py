@@ -12,6 +12,11 @@ Layout of the index file:
 
 The file uses a rollback journal, not WAL, because a full reindex `os.replace`s it and a WAL
 file belongs to its database by name: it must never be paired with a different file.
+
+The file says which version of this layout and of the documents it holds (`VERSION`, as
+SQLite's `user_version`). A file an older version wrote is brought up to date in place, in
+one transaction, by `upgrade` (the steps of `MIGRATIONS`) the first time it is opened, so it
+is never misread: readers see the old file or the upgraded one, never a mix.
 """
 
 from __future__ import annotations
@@ -59,7 +64,36 @@ SUGGESTION_FIELDS = (
     ("provider", "provider_name"),
 )
 
+# The version of the layout below and of the documents in it (`indexer.document`). Bump it
+# with any change to SCHEMA, to what `insert` derives from a document, or to the documents'
+# shape, and add the step that brings a file of the previous version up to it to MIGRATIONS.
+VERSION = 1
+
+# SQL that brings a file of version n - 1 to version n, run by `upgrade` in one transaction:
+# statements separated by ";" (so none may hold one in a literal).
+MIGRATIONS: Mapping[int, str] = {
+    # 0 -> 1: delivery became one value. Version 0 (files from before the index had a version)
+    # held "both" as the list ["in person", "online"], counted under either value.
+    1: """
+        UPDATE docs SET body = json_set(body, '$.delivery', CASE
+            WHEN json_type(body, '$.delivery') IS NOT 'array'
+                THEN json_extract(body, '$.delivery')
+            WHEN EXISTS (SELECT 1 FROM json_each(body, '$.delivery') WHERE value = 'in person')
+             AND EXISTS (SELECT 1 FROM json_each(body, '$.delivery') WHERE value = 'online')
+                THEN 'both'
+            ELSE json_extract(body, '$.delivery[0]')
+        END);
+        DELETE FROM facets WHERE facet = 'delivery';
+        INSERT INTO facets (facet, value, doc_id)
+            SELECT 'delivery', json_extract(body, '$.delivery'), id FROM docs
+            WHERE coalesce(json_extract(body, '$.delivery'), '') <> '';
+    """,
+}
+if sorted(MIGRATIONS) != list(range(1, VERSION + 1)):
+    raise RuntimeError(f"MIGRATIONS must have one step for each version up to {VERSION}")
+
 SCHEMA = f"""
+PRAGMA user_version = {VERSION};
 CREATE TABLE docs (
     id INTEGER PRIMARY KEY,
     body TEXT NOT NULL,
@@ -128,6 +162,36 @@ def connect(target: Path) -> sqlite3.Connection:
     conn = sqlite3.connect(target, timeout=30, isolation_level=None)
     conn.execute("PRAGMA journal_mode=DELETE")
     return conn
+
+
+class NewerIndex(RuntimeError):
+    """The file was written by a newer version of this module: rebuild it (`reindex`)."""
+
+
+def version(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("PRAGMA user_version").fetchone()[0])
+
+
+def upgrade(conn: sqlite3.Connection) -> None:
+    """Bring the file of `conn` to `VERSION`, in one transaction (another connection may have
+    done it meanwhile: then nothing). Raises NewerIndex for a file newer than this code."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        found = version(conn)
+        if found > VERSION:
+            raise NewerIndex(
+                f"the search index file is version {found}, and this version of the directory "
+                f"reads version {VERSION}: rebuild it with `directory index`"
+            )
+        for step in range(found + 1, VERSION + 1):
+            for statement in MIGRATIONS[step].split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+        conn.execute(f"PRAGMA user_version = {VERSION}")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
 
 
 # --- writing ---------------------------------------------------------------------------------

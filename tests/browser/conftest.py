@@ -189,6 +189,16 @@ def _host_pages(app_url: str) -> dict[str, str]:
             "async></script>",
             HOST_CSS,
         ),
+        # Everything available online, as a board would preset it; and a preset with a typo.
+        "online.html": page(
+            "A board's page of online activities",
+            f'<script src="{app_url}/static/widget.js" data-delivery="online, both" '
+            'data-page-size="5" async></script>',
+        ),
+        "typo.html": page(
+            "A board's page with a mistyped preset",
+            f'<script src="{app_url}/static/widget.js" data-delivery="hybrid" async></script>',
+        ),
         "embed.html": page(
             "A board's site with the embedded directory",
             "<h1>PM&amp;R activities</h1>\n"

@@ -235,3 +235,33 @@ def test_my_board_orders_badges_and_offers_a_filter_but_never_filters_by_itself(
     assert query(page).get("board") == ["ABIM"]
     assert result_count(page) == counts["ABIM"]["count"]
     assert facet_box(page, "board", "ABIM").is_checked()
+
+
+def test_delivery_says_online_only_and_offers_everything_online(page, site):
+    page.goto("/")
+    total = result_count(page)
+    delivery = facets(page).get("delivery")
+    assert delivery, "no fieldset.facet[data-facet=delivery]"
+    assert list(delivery) == ["online", "both", "in person"], f"delivery rows: {list(delivery)}"
+    counts = {value: v["count"] for value, v in delivery.items()}
+    assert sum(counts.values()) == total, f"delivery counts {counts} do not add up to {total}"
+    labels = page.locator('fieldset.facet[data-facet="delivery"] .facet-label').all_inner_texts()
+    assert labels == ["Online only", "In person and online", "In person only"], labels
+
+    facet_box(page, "delivery", "online").click()
+    wait_for_param(page, "delivery", "online")
+    assert poll(page, lambda: result_count(page) == counts["online"]), (
+        f"online only: {result_count(page)} results, the facet said {counts['online']}"
+    )
+    assert not facet_box(page, "delivery", "both").is_checked()
+
+    page.locator("a#online-delivery").click()
+    wait_for_param(page, "delivery", "both")
+    wanted = counts["online"] + counts["both"]
+    assert poll(page, lambda: result_count(page) == wanted), (
+        f"everything online: {result_count(page)} results, not {wanted}"
+    )
+    assert facet_box(page, "delivery", "online").is_checked()
+    assert facet_box(page, "delivery", "both").is_checked()
+    assert page.locator("a#online-delivery").count() == 0, "the link offers what is chosen"
+    assert not page.errors, f"uncaught script errors: {page.errors}"

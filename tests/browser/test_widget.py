@@ -96,3 +96,24 @@ def test_widget_on_another_origin_searches_and_resists_host_css(page, site, scre
     )
     assert page.url == f"{site.host_url}/host.html", "searching navigated the host page away"
     assert not page.errors, f"uncaught script errors on the host page: {page.errors}"
+
+
+def test_widget_presets_delivery_and_says_what_a_mistyped_one_should_be(page, site):
+    page.goto(f"{site.host_url}/online.html")
+    page.locator(ITEMS).first.wait_for()
+    online = _api_total(page, site, delivery="online")
+    both = _api_total(page, site, delivery="both")
+    assert online and both
+    assert poll(page, lambda: _count(page) == online + both), (
+        f"data-delivery='online, both': p.count says {_count(page)}, not {online} + {both}"
+    )
+
+    page.goto(f"{site.host_url}/typo.html")
+    error = page.locator(f"{WIDGET} p.error")
+    error.wait_for()
+    text = error.inner_text()
+    assert "could not be run" in text and "hybrid" in text, text
+    for valid in ("in person", "online", "both"):
+        assert valid in text, f"the widget's error does not offer {valid!r}: {text}"
+    assert page.locator(ITEMS).count() == 0
+    assert not page.errors, f"uncaught script errors on the host page: {page.errors}"

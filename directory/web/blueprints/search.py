@@ -19,7 +19,9 @@ from directory.registry.models import Provider
 from directory.registry.reference import reference
 from directory.search import (
     DATE_WINDOWS,
+    FACET_VALUE_LABELS,
     FACETS,
+    ONLINE_DELIVERY,
     SORTS,
     FacetResult,
     SearchRequest,
@@ -60,6 +62,26 @@ def _grouped(facet: FacetResult) -> list[tuple[str, list[Any]]]:
         board = v.value.split(":", 1)[0]
         groups.setdefault(board, []).append(v)
     return sorted(groups.items(), key=lambda kv: (kv[0] != my_board(), kv[0]))
+
+
+def _in_declared_order(facet: FacetResult) -> FacetResult:
+    """A small fixed facet (delivery, fee...) in the order `directory.search` declares its
+    values, so its rows stay put as counts change; others as the engine orders them."""
+    order = {value: i for i, value in enumerate(FACET_VALUE_LABELS.get(facet.name, {}))}
+    if not order:
+        return facet
+    values = sorted(facet.values, key=lambda v: order.get(v.value, len(order)))
+    return replace(facet, values=tuple(values))
+
+
+def _online_url(req: SearchRequest, delivery: FacetResult) -> str | None:
+    """The same search for everything available online (online only, or in person and
+    online), unless that is what it asks already or nothing would be offered."""
+    if set(req.selected("delivery")) == set(ONLINE_DELIVERY):
+        return None
+    if not any(v.count for v in delivery.values if v.value in ONLINE_DELIVERY):
+        return None
+    return search_url(replace(req, filters={**req.filters, "delivery": ONLINE_DELIVERY}, page=1))
 
 
 def _value_label(facet: str, value: str) -> str:
@@ -139,7 +161,7 @@ def home() -> Any:
         result = run_search(req)
     except SearchUnavailable:
         return render_template("search.html", req=req, result=None, unavailable=True), 503
-    facets = {f.name: f for f in result.facets}
+    facets = {f.name: _in_declared_order(f) for f in result.facets}
     return render_template(
         "search.html",
         req=req,
@@ -149,6 +171,7 @@ def home() -> Any:
         facet_defs=FACETS,
         grouped={name: _grouped(facets[name]) for name in ("practice_area", "credit_type")},
         chips=_chips(req),
+        online_url=_online_url(req, facets["delivery"]),
         clear_url=url_for("search.home"),
         sorts=SORTS,
         page_url=lambda page: _page_url(req, page),

@@ -12,7 +12,7 @@ from datetime import date
 from typing import Any
 from urllib.parse import urlsplit
 
-from directory.search import SCOPE_SEPARATOR
+from directory.search import ONLINE_DELIVERY, SCOPE_SEPARATOR
 
 # Whitespace and control characters of any script (browsers strip some inside a URL and would
 # then read "java\tscript:" as "javascript:"), and backslashes, which they read as "/".
@@ -71,10 +71,11 @@ def place_text(city: str | None, state: str | None, country: str | None) -> str:
 
 
 def where_text(hit: Mapping[str, Any]) -> str:
-    delivery = hit.get("delivery") or []
-    online = "online" in delivery
+    """'Chicago, IL', 'Online', or 'Chicago, IL and online' (in person and online)."""
+    delivery = hit.get("delivery")
+    online = delivery in ONLINE_DELIVERY
     places = []
-    if "in person" in delivery:
+    if delivery in ("in person", "both"):
         if hit.get("city"):
             places.append(
                 place_text(
@@ -130,7 +131,8 @@ def card(hit: Mapping[str, Any], base_url: str = "", my_board: str | None = None
         "register_url": safe_href(hit.get("url")),
         "provider": {"id": int(hit["provider"]), "name": hit["provider_name"]},
         "format": hit["format"],
-        "delivery": hit.get("delivery") or [],
+        # "in person", "online" or "both": the delivery facet's value (see directory.search).
+        "delivery": hit.get("delivery"),
         "enduring": bool(hit.get("enduring")),
         "when": when,
         "start_date": hit.get("start_date"),

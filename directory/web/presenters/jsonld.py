@@ -8,6 +8,19 @@ from typing import Any
 
 from markupsafe import Markup
 
+# An activity's delivery as schema.org says it. "both" is attended either way, at the
+# physician's choice: both modes (not "blended", which is a course mixing the two).
+_ATTENDANCE_MODES = {
+    "online": "OnlineEventAttendanceMode",
+    "both": "MixedEventAttendanceMode",
+    "in person": "OfflineEventAttendanceMode",
+}
+_COURSE_MODES: dict[str, str | list[str]] = {
+    "online": "online",
+    "both": ["online", "onsite"],
+    "in person": "onsite",
+}
+
 
 def json_ld(view: dict[str, Any]) -> Markup:
     """schema.org markup for search engines; '<' escaped so no text can close the script.
@@ -21,6 +34,10 @@ def json_ld(view: dict[str, Any]) -> Markup:
         "priceCurrency": "USD",
         **({"url": register_url} if register_url else {}),
     }
+    delivery = view["delivery"]
+    online = {"@type": "VirtualLocation", "url": register_url or view["url"]}
+    place_text = view.get("place") or view["where"]
+    place = {"@type": "Place", "name": place_text, "address": place_text}
     if view["live"]:
         data: dict[str, Any] = {
             "@context": "https://schema.org",
@@ -31,12 +48,9 @@ def json_ld(view: dict[str, Any]) -> Markup:
             "endDate": view["end_date"],
             "organizer": provider,
             "offers": offers,
-            "eventAttendanceMode": "https://schema.org/OnlineEventAttendanceMode"
-            if view["where"] == "Online"
-            else "https://schema.org/OfflineEventAttendanceMode",
-            "location": {"@type": "VirtualLocation", "url": register_url or view["url"]}
-            if view["where"] == "Online"
-            else {"@type": "Place", "name": view["where"], "address": view["where"]},
+            "eventAttendanceMode": "https://schema.org/"
+            + _ATTENDANCE_MODES.get(delivery, "OfflineEventAttendanceMode"),
+            "location": {"online": online, "both": [place, online]}.get(delivery, place),
         }
     else:
         data = {
@@ -48,7 +62,7 @@ def json_ld(view: dict[str, Any]) -> Markup:
             "offers": offers,
             "hasCourseInstance": {
                 "@type": "CourseInstance",
-                "courseMode": "online" if "online" in view["delivery"] else "onsite",
+                "courseMode": _COURSE_MODES.get(delivery, "onsite"),
                 "startDate": view["start_date"],
                 "endDate": view["end_date"],
             },

@@ -7,6 +7,7 @@ from functools import cache
 from typing import Any
 
 from directory.search import (
+    FACET_VALUE_LABELS,
     FACETS,
     MAX_PAGE,
     MAX_PER_PAGE,
@@ -15,6 +16,7 @@ from directory.search import (
     MAX_SELECTIONS,
     SORT_NAMES,
     WHEN,
+    facet_vocabulary,
 )
 from directory.web.presenters import openapi_provider
 
@@ -45,14 +47,21 @@ def search_parameters() -> list[dict[str, Any]]:
         ),
     ]
     for facet in FACETS:
-        params.append(
-            _param(
-                facet.name,
-                {"type": "string", "maxLength": 200},
-                f"{facet.label}: any of these values.",
-                many=True,
+        vocabulary = facet_vocabulary(facet.name)
+        schema: dict[str, Any] = {"type": "string", "maxLength": 200}
+        description = f"{facet.label}: any of these values."
+        if vocabulary is not None:
+            schema["enum"] = list(vocabulary)
+            description += " Any other value is refused (400), naming the valid ones."
+        labels = FACET_VALUE_LABELS.get(facet.name, {})
+        if labels:
+            description += " " + "; ".join(f"`{v}`: {label}" for v, label in labels.items()) + "."
+        if facet.name == "delivery":
+            description += (
+                " Each activity has one of the three; everything that can be attended online"
+                " is `delivery=online&delivery=both`."
             )
-        )
+        params.append(_param(facet.name, schema, description, many=True))
     params += [
         _param("when", {"type": "string", "enum": list(WHEN)}, "Date window."),
         _param("date_from", {"type": "string", "format": "date"}, "Start of a custom window."),
@@ -150,7 +159,13 @@ def document() -> dict[str, Any]:
                 "properties": {"id": {"type": "integer"}, "name": {"type": "string"}},
             },
             "format": {"type": "string"},
-            "delivery": {"type": "array", "items": {"type": "string"}},
+            "delivery": {
+                "type": "string",
+                "enum": list(facet_vocabulary("delivery") or ()),
+                "description": "; ".join(
+                    f"{v}: {label}" for v, label in FACET_VALUE_LABELS["delivery"].items()
+                ),
+            },
             "enduring": {"type": "boolean"},
             "when": {"type": "string"},
             "start_date": nullable_string,
