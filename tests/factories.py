@@ -22,6 +22,8 @@ def provider(**overrides: Any) -> Provider:
         id=1, name="Lakeshore University School of Medicine", accreditation_status="Accreditation"
     )
     values.update(overrides)
+    # The accreditor's id follows the registry id (unique as it is), unless one is given.
+    values.setdefault("accreditor_id", f"{9_000_000 + values['id']:07d}")
     return Provider(**values)
 
 

@@ -23,7 +23,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, insert
+from sqlalchemy import Engine, func, insert, select
 
 from directory.registry.models import (
     Activity,
@@ -39,6 +39,8 @@ from directory.registry.rules import add_months
 TOPICS_FILE = Path(__file__).resolve().parent / "topics.json"
 CHUNK = 5000
 FIRST_ACTIVITY_ID = 210_000_001
+# Demo providers' accreditor ids are 0004001, 0004002, ... (seven digits, as rosters print them).
+DEMO_ACCREDITOR_ID_BASE = 4000
 
 # How often each board is an activity's "home" board; the rest are for a board with no
 # registration program (PM&R) or for no board at all (general Category 1 CME).
@@ -153,12 +155,17 @@ class _Generator:
                 dict(
                     id=i,
                     name=p["name"],
+                    # The accreditor's id and a contact come from the provider's place in
+                    # the list, drawing nothing from the seeded generator: the rest of the
+                    # data is what each seed gave before.
+                    accreditor_id=f"{DEMO_ACCREDITOR_ID_BASE + i:07d}",
                     kind=p.get("kind"),
                     accreditation_status=_pick(self.rng, ACCREDITATION),
                     city=p.get("city"),
                     state=p.get("state") or None,
                     country=p.get("country", "US"),
                     url=f"https://{_slug(p['name'])}.example.org",
+                    contact_email=f"cme@{_slug(p['name'])}.example.org",
                     created_at=datetime(2015, 1, 1, tzinfo=UTC),
                     updated_at=datetime(2015, 1, 1, tzinfo=UTC),
                 )
@@ -384,5 +391,13 @@ def generate_into(
                 stats.moc_registrations += len(rows)
             elif table == "occurrences":
                 stats.occurrences += len(rows)
+        if conn.dialect.name == "postgresql":
+            # Providers and activities came with their ids, which PostgreSQL's sequences do not
+            # see: move them past those ids, so that a provider added later (`directory
+            # providers add`, a roster) or an imported activity gets a new one, as on SQLite.
+            for name in ("providers", "activities"):
+                top = conn.scalar(select(func.max(TABLES[name].c.id)))
+                if top is not None:
+                    conn.execute(select(func.setval(func.pg_get_serial_sequence(name, "id"), top)))
     bar.close()
     return stats

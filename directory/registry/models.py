@@ -55,12 +55,15 @@ class Provider(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(300))
+    # The accreditor's own id for the provider: how a roster file finds the provider it updates.
+    accreditor_id: Mapped[str | None] = mapped_column(String(40), unique=True)
     accreditation_status: Mapped[str] = mapped_column(String(60))
     kind: Mapped[str | None] = mapped_column(String(60))
     city: Mapped[str | None] = mapped_column(String(120))
     state: Mapped[str | None] = mapped_column(String(60))
     country: Mapped[str | None] = mapped_column(String(2))
     url: Mapped[str | None] = mapped_column(String(500))
+    contact_email: Mapped[str | None] = mapped_column(String(254))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     # A change here (say, accreditation lost) changes every one of its listings: the
     # incremental indexer re-reads the provider's activities when this moves.
