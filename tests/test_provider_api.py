@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import sqlite3
 from datetime import timedelta
 
 import pytest
@@ -13,6 +12,7 @@ from sqlalchemy.orm import Session
 from directory.registry import api_keys
 from directory.registry.models import Activity, ActivityChange, ApiKey
 from tests import factories as f
+from tests.conftest import dump_database
 
 
 @pytest.fixture
@@ -184,7 +184,7 @@ def test_status_moves_only_forward_through_the_api(client, world):
         "/api/v1/provider/activities/NEW-1", json=body(status="Draft"), headers=auth(world["A"])
     )
     assert back.status_code == 422
-    assert "cannot go from Active to Draft" in back.get_json()["error"]["message"]
+    assert "cannot go back from Active to Draft" in back.get_json()["error"]["message"]
 
 
 def test_an_activity_with_completions_is_withdrawn_not_deleted(client, engine, world):
@@ -203,9 +203,7 @@ def test_an_activity_with_completions_is_withdrawn_not_deleted(client, engine, w
 
 
 def test_keys_are_stored_only_as_hashes(world, database_url):
-    path = database_url.removeprefix("sqlite:///")
-    with sqlite3.connect(path) as conn:
-        dump = "\n".join(conn.iterdump())
+    dump = dump_database(database_url)
     for key in (world["A"], world["B"], world["revoked"]):
         secret = key.split("_", 2)[2]
         assert key not in dump and secret not in dump
@@ -218,3 +216,49 @@ def test_api_errors_are_json(client, world):
     assert response.status_code == 415
     response = client.patch("/api/v1/provider/activities", headers=auth(world["A"]))
     assert response.status_code == 405 and response.is_json
+
+
+def test_an_area_off_the_boards_list_is_saved_with_the_nearest_names(client, world):
+    registration = {**body()["moc"][0], "practice_areas": ["Cardiology"]}
+    created = client.post(
+        "/api/v1/provider/activities", json=body(moc=[registration]), headers=auth(world["A"])
+    )
+    assert created.status_code == 201, created.get_json()
+    [warning] = created.get_json()["warnings"]
+    assert warning["severity"] == "incomplete"
+    assert warning["field"] == "ABIM practice areas"
+    assert warning["nearest"][0] == "Cardiovascular Disease"
+    listing = created.get_json()["activity"]["listing"]
+    assert listing["counts_for"] == []
+    assert "'Cardiology' is not on our list for ABIM" in listing["boards"][0]
+
+
+def test_a_provider_not_in_good_standing_has_its_writes_refused(
+    client, world, engine, database_url
+):
+    from directory.registry.models import Provider
+
+    with Session(engine) as session:
+        session.get(Provider, 1).accreditation_status = "Probation"
+        session.commit()
+    # Reading is still open (and marks the key as used, a write of its own).
+    assert client.get("/api/v1/provider/activities", headers=auth(world["A"])).status_code == 200
+    before = dump_database(database_url)
+    for method, path, kwargs in [
+        ("post", "/api/v1/provider/activities", {"json": body()}),
+        ("put", "/api/v1/provider/activities/SHARED-1", {"json": body(provider_activity_id=None)}),
+        ("delete", "/api/v1/provider/activities/SHARED-1", {}),
+        (
+            "post",
+            "/api/v1/provider/batch?filename=a.json",
+            {"data": b'{"activities": []}', "content_type": "application/json"},
+        ),
+    ]:
+        answer = getattr(client, method)(path, headers=auth(world["A"]), **kwargs)
+        assert answer.status_code == 403, (path, answer.get_json())
+        message = answer.get_json()["error"]["message"]
+        assert "accreditation status is Probation, which is not in good standing" in message
+    assert dump_database(database_url) == before
+    # Provider B is in good standing: its writes go on.
+    ok = client.post("/api/v1/provider/activities", json=body(), headers=auth(world["B"]))
+    assert ok.status_code == 201

@@ -6,7 +6,6 @@ import copy
 import csv
 import io
 import json
-import sqlite3
 import xml.etree.ElementTree as ET
 from datetime import date
 
@@ -25,6 +24,7 @@ from directory.provider_data.published import example_payloads
 from directory.registry.db import make_sessionmaker
 from directory.registry.models import Activity, ActivityChange
 from tests import factories as f
+from tests.conftest import dump_database
 
 FORMATS = ["csv", "xlsx", "xml", "json"]
 TODAY = date(2026, 11, 22)
@@ -76,8 +76,7 @@ def run(sessions, fmt, payloads, **kw):
 
 
 def dump(database_url) -> str:
-    with sqlite3.connect(database_url.removeprefix("sqlite:///")) as conn:
-        return "\n".join(conn.iterdump())
+    return dump_database(database_url)
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
@@ -161,7 +160,7 @@ def bad(kind: str, base: dict) -> tuple[dict, str]:
         return p, "already appears"
     if kind == "new activity closed":
         p["status"] = "Closed"
-        return p, "status: a new activity starts as Draft or Active, not Closed"
+        return p, "status: Closed is for an activity that has ended"
     raise AssertionError(kind)
 
 

@@ -45,8 +45,8 @@ CASES = {
     "practice area of another board": (
         dict(moc=[f.abim(practice_areas=["Nephrology"])]),
         dict(moc=[f.abim(practice_areas=["Pediatric Anesthesiology"])]),
-        "error",
-        "ABIM practice areas: 'Pediatric Anesthesiology' is not one of ABIM's practice areas",
+        "incomplete",
+        "ABIM practice areas: 'Pediatric Anesthesiology' is not on our list for ABIM; ",
     ),
     "no practice area": (
         dict(moc=[f.abim(practice_areas=["Cardiovascular Disease"])]),
@@ -100,8 +100,9 @@ CASES = {
     "ABA content area outside the outline": (
         dict(moc=[f.aba(content_areas=[f.PAIN_PATH])]),
         dict(moc=[f.aba(content_areas=["Pain Medicine > Astrology"])]),
-        "error",
-        "ABA content areas: 'Pain Medicine > Astrology' is not in the ABA content outline",
+        "incomplete",
+        "ABA content areas: 'Pain Medicine > Astrology' is not in our copy of the ABA content "
+        "outline; nearest: ",
     ),
     "no claim deadline": (
         dict(moc=[f.abim(claim_deadline=TODAY)]),
@@ -264,13 +265,13 @@ def test_incomplete_aba_summary_names_what_is_missing():
     a = f.activity(moc=[f.aba(content_areas=[])])
     status = rules.board_status(a.moc[0], a, TODAY)
     assert not status.complete and not status.counted
-    assert status.summary() == "ABA: missing content areas"
+    assert status.summary() == "ABA: incomplete, not counted: missing content areas"
 
 
 def test_several_missing_items_are_all_named():
     a = f.activity(moc=[f.aba(content_areas=[], attested=False, claim_deadline=None)])
     assert rules.board_status(a.moc[0], a, TODAY).summary() == (
-        "ABA: missing content areas, claim deadline, attestation"
+        "ABA: incomplete, not counted: missing content areas, claim deadline, attestation"
     )
 
 
@@ -373,22 +374,152 @@ def test_board_without_a_program_counts_by_specialty():
 # --- status changes and deletion --------------------------------------------------------------
 
 
+ENDED = dict(start_date=TODAY - timedelta(days=200), end_date=TODAY - timedelta(days=199))
+
+
 @pytest.mark.parametrize(
-    ("old", "new", "allowed"),
+    ("old", "new", "dates", "allowed"),
     [
-        ("Draft", "Active", True),
-        ("Active", "Ready to Close", True),
-        ("Ready to Close", "Closed", True),
-        ("Active", "Active", True),
-        ("Draft", "Closed", False),
-        ("Closed", "Active", False),
-        ("Active", "Draft", False),
-        ("Active", "Archived", False),
+        ("Draft", "Active", {}, True),
+        ("Active", "Active", {}, True),
+        ("Draft", "Closed", {}, False),  # it has not ended
+        ("Active", "Ready to Close", {}, False),
+        ("Active", "Ready to Close", ENDED, True),
+        ("Ready to Close", "Closed", ENDED, True),
+        ("Draft", "Closed", ENDED, True),  # steps may be skipped
+        ("Active", "Closed", ENDED, True),
+        ("Draft", "Active", ENDED, False),  # it has ended
+        ("Closed", "Active", {}, False),  # never back
+        ("Closed", "Ready to Close", ENDED, False),
+        ("Active", "Draft", {}, False),
+        ("Active", "Archived", {}, False),
     ],
 )
-def test_status_moves_one_step_forward(old, new, allowed):
-    problems = rules.status_change_problems(f.activity(status=old), new, TODAY)
+def test_statuses_move_forward_as_the_dates_allow(old, new, dates, allowed):
+    problems = rules.status_change_problems(f.activity(status=old, **dates), new, TODAY)
     assert (problems == []) is allowed, problems
+
+
+@pytest.mark.parametrize(
+    ("status", "dates", "expected"),
+    [
+        ("Draft", {}, None),
+        ("Draft", ENDED, None),
+        ("Active", {}, None),
+        ("Active", ENDED, "has passed; an Active activity must end today or later"),
+        ("Ready to Close", ENDED, None),
+        ("Closed", ENDED, None),
+        ("Closed", {}, "Closed is for an activity that has ended, and it ends 2026-12-23"),
+        ("Ready to Close", {}, "Ready to Close is for an activity that has ended"),
+    ],
+)
+def test_a_new_activity_starts_in_any_status_its_dates_allow(status, dates, expected):
+    found = [
+        str(p)
+        for p in rules.status_change_problems(
+            f.activity(status=status, **dates), status, TODAY, new=True
+        )
+    ]
+    if expected is None:
+        assert found == []
+    else:
+        assert any(expected in m for m in found), found
+
+
+def test_a_closed_activity_brought_in_needs_what_an_active_one_needs():
+    closed = f.activity(status="Closed", description=None, **ENDED)
+    [problem] = rules.status_change_problems(closed, "Closed", TODAY, new=True)
+    assert problem.message == (
+        "a Closed activity was Active once, so it needs what an Active activity needs: "
+        "add description"
+    )
+
+
+def test_going_back_names_the_order():
+    [problem] = rules.status_change_problems(f.activity(status="Closed"), "Active", TODAY)
+    assert problem.message == (
+        "cannot go back from Closed to Active; statuses only move forward: "
+        "Draft -> Active -> Ready to Close -> Closed"
+    )
+
+
+# --- names a board's list lacks: saved, incomplete, with the nearest names -------------------
+
+
+def test_an_area_off_the_boards_list_makes_the_registration_incomplete_not_refused():
+    a = f.activity(moc=[f.abim(practice_areas=["Cardiovascular Disease", "Cardiology"])])
+    problems = rules.validate_activity(a)
+    assert rules.errors(problems) == []
+    [problem] = problems
+    assert problem.severity == "incomplete"
+    assert problem.field == "ABIM practice areas"
+    assert problem.message.startswith("'Cardiology' is not on our list for ABIM; nearest: ")
+    assert problem.message.endswith(
+        "this registration does not count for ABIM until it names one from the list"
+    )
+    assert problem.nearest and "Cardiovascular Disease" in problem.nearest
+    status = rules.board_status(a.moc[0], a, TODAY)
+    assert not status.complete and not status.counted
+    assert "'Cardiology' is not on our list for ABIM" in status.summary()
+    assert rules.counted_boards(a, TODAY) == []
+    assert rules.is_listed(a, TODAY)  # the activity is listed; it does not count for ABIM
+
+
+def test_an_area_written_differently_or_by_an_older_name_is_on_the_list():
+    variants = ["cardiovascular disease", "  Cardiovascular   Disease ", "CARDIOVASCULAR DISEASE"]
+    for name in variants:
+        a = f.activity(moc=[f.abim(practice_areas=[name])])
+        assert rules.validate_activity(a) == [], name
+
+
+def test_a_content_area_off_the_outline_names_the_nearest_paths():
+    a = f.activity(moc=[f.aba(content_areas=["Pain Medicine > General > Pharmacology of Pain"])])
+    [problem] = rules.validate_activity(a)
+    assert problem.severity == "incomplete"
+    assert problem.nearest and f.PAIN_PATH in problem.nearest
+    # The path already has the outline's shape: the message does not explain the shape again.
+    assert "written 'Area > Section > Topic'" not in problem.message
+    [shapeless] = rules.validate_activity(
+        f.activity(moc=[f.aba(content_areas=["pain pharmacology"])])
+    )
+    assert "written 'Area > Section > Topic'" in shapeless.message
+
+
+def test_a_credit_type_the_board_does_not_offer_stays_an_error_naming_the_valid_ones():
+    a = f.activity(moc=[f.abim(credit_types=["Lifelong Learning"])])
+    [problem] = rules.errors(rules.validate_activity(a))
+    assert problem.message == (
+        "ABIM does not offer 'Lifelong Learning'; its credit types are Medical Knowledge, "
+        "Practice Assessment, Patient Safety"
+    )
+
+
+# --- a course given in several cities: the occurrences are its places ------------------------
+
+
+def test_an_in_person_course_whose_occurrences_carry_the_places_needs_no_city_of_its_own():
+    start = TODAY + timedelta(days=30)
+    cities = [("Chicago", "IL", "US"), ("Denver", "CO", "US"), ("Toronto", "ON", "CA")]
+    occurrences = [
+        f.occurrence(
+            start + timedelta(days=7 * n), start + timedelta(days=7 * n), city=c, state=s, country=k
+        )
+        for n, (c, s, k) in enumerate(cities)
+    ]
+    a = f.activity(
+        city=None,
+        state=None,
+        country=None,
+        occurrences=occurrences,
+        start_date=start,
+        end_date=start + timedelta(days=14),
+    )
+    assert rules.validate_activity(a) == []
+    assert rules.is_listed(a, TODAY)
+    occurrences[2].state = None
+    assert "the state of occurrence 3" in rules.missing_for_active(a)
+    occurrences[2].city = None  # one occurrence without a place: the activity needs its own
+    assert {"city", "country"} <= set(rules.missing_for_active(a))
 
 
 def test_activating_needs_the_active_fields_and_a_future_end():
@@ -507,3 +638,59 @@ def test_an_activity_id_with_a_slash_spaces_around_or_control_characters_is_refu
 def test_an_existing_activity_whose_id_has_a_slash_stays_listed():
     # The id rule guards the web service's addresses; it does not take a listing down.
     assert rules.is_listed(f.activity(provider_activity_id="LU/1"), TODAY)
+
+
+# --- providers: the roster entry and good standing --------------------------------------------
+
+
+def test_a_roster_entry_needs_a_name_an_id_and_a_known_status():
+    good = f.provider(
+        accreditor_id="0001234",
+        url="https://cme.example.org",
+        contact_email="cme@example.org",
+        country="US",
+    )
+    assert rules.provider_problems(good) == []
+    bad = f.provider(
+        name=" ",
+        accreditor_id="12/34",
+        accreditation_status="Accredted",
+        country="USA",
+        url="javascript:alert(1)",
+        contact_email="Dr Smith",
+    )
+    fields = {p.field: p.message for p in rules.provider_problems(bad)}
+    assert set(fields) == {
+        "name",
+        "provider id",
+        "accreditation status",
+        "country",
+        "web site",
+        "contact e-mail",
+    }
+    assert (
+        "use one of: Accreditation with Commendation, Accreditation"
+        in fields["accreditation status"]
+    )
+
+
+@pytest.mark.parametrize(
+    ("status", "may"),
+    [
+        ("Accreditation with Commendation", True),
+        ("Accreditation", True),
+        ("Provisional Accreditation", True),
+        ("Probation", False),
+        ("Nonaccreditation", False),
+        ("Accreditation Withdrawn", False),
+    ],
+)
+def test_only_a_provider_in_good_standing_may_register(status, may):
+    provider = f.provider(accreditation_status=status)
+    assert rules.may_register(provider) is may
+    refusal = rules.registration_refused(provider)
+    if may:
+        assert refusal is None
+    else:
+        assert refusal is not None and f"accreditation status is {status}" in refusal
+        assert "until the accreditor restores its accreditation" in refusal

@@ -31,13 +31,14 @@ from directory.registry.models import (
     ActivityChange,
     MocRegistration,
     Occurrence,
+    Provider,
     RemsRegistration,
     utcnow,
     with_children,
 )
+from directory.registry.reference import fold_name, reference
 
 CHUNK = 500
-NEW_STATUSES = ("Draft", "Active")
 # Errors, and warnings, listed one by one in a report; the rest are counted. Read when a
 # report is made, so a test can lower it here.
 MAX_REPORTED_PROBLEMS = 200
@@ -48,17 +49,26 @@ class Message:
     location: str
     field: str
     message: str
+    # "error" (nothing is saved), "incomplete" (saved; a board or REMS registration does not
+    # count until completed) or "warning" (saved and counted; worth a second look).
+    severity: str = "error"
+    # For a name a board's list lacks: the valid names closest to it, best first.
+    nearest: tuple[str, ...] | None = None
 
     def __str__(self) -> str:
         return f"{self.location}, {self.field}: {self.message}"
 
-    def as_dict(self) -> dict[str, str]:
-        return {
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
             "location": self.location,
             "field": self.field,
             "message": self.message,
+            "severity": self.severity,
             "text": str(self),
         }
+        if self.nearest is not None:
+            out["nearest"] = list(self.nearest)
+        return out
 
 
 @dataclass
@@ -75,6 +85,9 @@ class BatchReport:
     # Every error and warning found, listed or not.
     error_count: int = 0
     warning_count: int = 0
+    # The provider may not register activities (accreditation not in good standing): the
+    # file was not read at all.
+    refused: bool = False
 
     @property
     def ok(self) -> bool:
@@ -106,7 +119,9 @@ class BatchReport:
         hidden = self.warning_count - len(self.warnings)
         if hidden > 0:
             self.warnings.append(
-                Message("file", "more warnings", f"and {hidden:,} more warnings (not listed)")
+                Message(
+                    "file", "more warnings", f"and {hidden:,} more warnings (not listed)", "warning"
+                )
             )
 
     def as_dict(self) -> dict[str, Any]:
@@ -169,10 +184,33 @@ def _normalized(payload: dict[str, Any], existing: Activity | None) -> dict[str,
     out.update(nested)
     for m in nested["moc"]:
         for name in ("practice_areas", "credit_types", "content_areas"):
-            m[name] = list(m.get(name) or [])
+            m[name] = _canonical_names(m["board"], name, m.get(name) or [])
         m["attested"] = bool(m.get("attested"))
     for r in nested["rems"]:
         r["attested"] = bool(r.get("attested"))
+    return out
+
+
+def _canonical_names(board_code: str, name: str, values: Iterable[str]) -> list[str]:
+    """A board registration's names as the board spells them now: an alias or an older name
+    ("Orthopedic Sports Medicine", "Pain Medicine>General>...") becomes the current name, so
+    that facets and re-uploads see one spelling. A name on no list is kept as written: the
+    rules save the registration as incomplete and say which names would complete it."""
+    ref = reference()
+    board = ref.boards.get(board_code)
+    out: list[str] = []
+    for value in values:
+        canonical: str | None = None
+        if board is not None and name == "practice_areas":
+            canonical = board.canonical_area(value)
+        elif board is not None and name == "credit_types":
+            folded = fold_name(value)
+            canonical = next((t for t in board.credit_type_names if fold_name(t) == folded), None)
+        elif name == "content_areas":
+            canonical = ref.canonical_outline_path(value)
+        value = canonical or value
+        if value not in out:
+            out.append(value)
     return out
 
 
@@ -240,15 +278,12 @@ def check_record(record: Record, existing: Activity | None, today: date) -> list
     payload = _normalized(record.payload, existing)
     candidate = _candidate(payload)
     problems += rules.validate_activity(candidate)
-    new_status = payload["status"]
-    if existing is None and new_status not in NEW_STATUSES:
-        problems.append(
-            rules.Problem("status", f"a new activity starts as Draft or Active, not {new_status}")
-        )
-    else:
-        # A new activity moves from Draft; an existing one from the status it has now.
-        mover = _candidate({**payload, "status": existing.status if existing else "Draft"})
-        problems += rules.status_change_problems(mover, new_status, today, include_missing=False)
+    # A new activity is created in the status its dates allow; an existing one moves from the
+    # status it has now.
+    mover = _candidate({**payload, "status": existing.status if existing else None})
+    problems += rules.status_change_problems(
+        mover, payload["status"], today, include_missing=False, new=existing is None
+    )
     return problems
 
 
@@ -269,6 +304,14 @@ def import_records(
     reported first among the warnings.
     """
     report = BatchReport()
+    with sessions() as session:
+        refusal = rules.registration_refused(session.get(Provider, provider_id))
+    if refusal is not None:
+        # Checked here, where every way in meets, as well as at each door: a job queued before
+        # the provider's accreditation changed is refused when it runs.
+        report.refused = True
+        report.add(Message("provider", "accreditation", f"{refusal}; nothing was saved"), "error")
+        return report
     records = read()
     with sessions() as session:
         for chunk in _chunks(records):
@@ -276,9 +319,12 @@ def import_records(
             for record in chunk:
                 found = existing.get(record.payload.get("provider_activity_id") or "")
                 for p in check_record(record, found, today):
-                    report.add(Message(record.location, p.field, p.message), p.severity)
+                    message = Message(record.location, p.field, p.message, p.severity, p.nearest)
+                    report.add(message, p.severity)
             session.expunge_all()
-    file_warnings = [Message("file", w.field, w.message) for w in getattr(records, "warnings", ())]
+    file_warnings = [
+        Message("file", w.field, w.message, "warning") for w in getattr(records, "warnings", ())
+    ]
     if file_warnings:
         report.warnings[:0] = file_warnings
         report.warning_count += len(file_warnings)

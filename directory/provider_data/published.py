@@ -11,6 +11,8 @@ registry's rules). `render_docs()` is the layout page (`provider-data.md.j2`), c
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import sys
 import tomllib
@@ -149,6 +151,71 @@ _ENVIRONMENT = jinja2.Environment(
 )
 
 
+def three_cities_example() -> str:
+    """A CSV header and row for one course given in three cities: the occurrences carry the
+    places, the activity's own place is left empty."""
+    from datetime import date
+
+    occurrences = [
+        {
+            "start_date": date(2027, 3, 5),
+            "end_date": date(2027, 3, 6),
+            "venue": None,
+            "city": "Chicago",
+            "state": "IL",
+            "country": "US",
+        },
+        {
+            "start_date": date(2027, 5, 14),
+            "end_date": date(2027, 5, 15),
+            "venue": None,
+            "city": "Denver",
+            "state": "CO",
+            "country": "US",
+        },
+        {
+            "start_date": date(2027, 9, 17),
+            "end_date": date(2027, 9, 18),
+            "venue": None,
+            "city": "Toronto",
+            "state": "ON",
+            "country": "CA",
+        },
+    ]
+    labels = {f.name: f.label for f in LAYOUT.fields}
+    header = [
+        labels[n]
+        for n in (
+            "provider_activity_id",
+            "title",
+            "format",
+            "status",
+            "start_date",
+            "end_date",
+            "delivery",
+            "city",
+            "state",
+            "country",
+        )
+    ] + [OCCURRENCES_HEADER]
+    row = [
+        "RC-2027-03",
+        "Regional Stroke Update",
+        "Course",
+        "Active",
+        "2027-03-05",
+        "2027-09-18",
+        "in person",
+        "",
+        "",
+        "",
+        occurrences_cell(occurrences),
+    ]
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerows([header, row])
+    return buffer.getvalue().rstrip("\n")
+
+
 def render_docs() -> str:
     """The provider data layout as Markdown: `docs/provider-data.md` is this, committed."""
     ref = reference()
@@ -181,6 +248,8 @@ def render_docs() -> str:
             if c.group in ("field", "occurrences")
         ],
         "occurrences_example": occurrences_cell(sample["occurrences"]),
+        "three_cities_example": three_cities_example(),
+        "good_standing": ", ".join(s for s in ref.accreditation_statuses if s in ref.good_standing),
         "occurrence_rows": [
             [f.name, kind_text(f), "always" if f.required == "always" else ""]
             for f in LAYOUT.occurrence_fields
@@ -197,6 +266,11 @@ def render_docs() -> str:
                 "required (1 or 2)" if b.requires_content_areas else "not used",
             ]
             for b in ref.collaborating_boards
+        ],
+        "alias_rows": [
+            [b.code, alias, current]
+            for b in ref.collaborating_boards
+            for alias, current in sorted(b.aliases.items())
         ],
         "other_boards": [b.code for b in ref.boards.values() if not b.collaborating],
         # The REMS table names a field by its own name, not by its path in a registration.

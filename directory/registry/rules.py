@@ -23,14 +23,14 @@ from __future__ import annotations
 import calendar
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import Literal
 from urllib.parse import urlsplit
 
-from directory.registry.models import Activity, MocRegistration, RemsRegistration
-from directory.registry.reference import Board, Reference, reference
+from directory.registry.models import Activity, MocRegistration, Provider, RemsRegistration
+from directory.registry.reference import Board, Reference, nearest, reference
 
 Severity = Literal["error", "incomplete", "warning"]
 
@@ -40,6 +40,9 @@ class Problem:
     field: str
     message: str
     severity: Severity = "error"
+    # For a name the board's list lacks: the valid names closest to it, best first (the
+    # message says them too; this is for code, such as the web service's answer).
+    nearest: tuple[str, ...] | None = None
 
     def __str__(self) -> str:
         return f"{self.field}: {self.message}"
@@ -54,12 +57,18 @@ class BoardStatus:
     counted: bool
     missing: tuple[str, ...]
     reasons: tuple[str, ...]
+    # A name the board's list lacks, with the names that would complete the registration.
+    notes: tuple[str, ...] = ()
 
     def summary(self) -> str:
         if self.complete:
             state = "complete" if self.counted else "complete, but " + "; ".join(self.reasons)
             return f"registered for {self.board}: {state}"
-        return f"{self.board}: missing {', '.join(self.missing)}"
+        names = [
+            m for m in dict.fromkeys(self.missing) if not any(n.startswith(m) for n in self.notes)
+        ]
+        parts = ([f"missing {', '.join(names)}"] if names else []) + list(self.notes)
+        return f"{self.board}: incomplete, not counted: {'; '.join(parts)}"
 
 
 def _num(x: float) -> str:
@@ -172,7 +181,13 @@ def _blank(value: object) -> bool:
 def missing_for_active(activity: Activity) -> list[str]:
     """Labels of the fields the registry requires before an activity may be Active."""
     needed = ["delivery", "cme_credits", "description", "providership"]
-    if activity.delivery in ("in person", "both"):
+    # A course given in several cities names its places on its occurrences: they are the
+    # places, and the activity itself then needs none.
+    occurrences = list(activity.occurrences or [])
+    places_on_occurrences = bool(occurrences) and all(
+        not _blank(o.city) and not _blank(o.country) for o in occurrences
+    )
+    if activity.delivery in ("in person", "both") and not places_on_occurrences:
         needed += ["city", "country"]
         if (activity.country or "").upper() in ("US", "CA"):
             needed.append("state")
@@ -181,7 +196,14 @@ def missing_for_active(activity: Activity) -> list[str]:
     missing = [f for f in needed if _blank(getattr(activity, f))]
     if "cme_credits" not in missing and (activity.cme_credits or 0) <= 0:
         missing.append("cme_credits")
-    return [FIELD_LABELS[f] for f in missing]
+    labels = [FIELD_LABELS[f] for f in missing]
+    if activity.delivery in ("in person", "both") and places_on_occurrences:
+        labels += [
+            f"the state of occurrence {n}"
+            for n, o in enumerate(occurrences, start=1)
+            if (o.country or "").upper() in ("US", "CA") and _blank(o.state)
+        ]
+    return labels
 
 
 def _choice(value: str | None, allowed: Iterable[str], label: str) -> list[Problem]:
@@ -258,6 +280,25 @@ def _occurrences(activity: Activity) -> list[Problem]:
     return problems
 
 
+def _off_list(
+    field: str,
+    name: str,
+    names: Iterable[str],
+    what: str,
+    consequence: str,
+    hints: Mapping[str, str] | None = None,
+) -> Problem:
+    """A name the board's list lacks: the registration is saved, incomplete, with the valid
+    names closest to it."""
+    close = tuple(nearest(name, names, 3, hints))
+    near = (
+        "nearest: " + ", ".join(f"'{n}'" for n in close)
+        if close
+        else "no name on the list is close (the lists are in the provider data guide)"
+    )
+    return Problem(field, f"{what}; {near}; {consequence}", "incomplete", nearest=close)
+
+
 def moc_problems(reg: MocRegistration, activity: Activity, ref: Reference) -> list[Problem]:
     """Errors and missing items of one board registration."""
     board: Board | None = ref.boards.get(reg.board)
@@ -272,10 +313,24 @@ def moc_problems(reg: MocRegistration, activity: Activity, ref: Reference) -> li
 
     code = board.code
     problems: list[Problem] = []
+
+    def missing(item: str, message: str) -> None:
+        problems.append(Problem(f"{code} {item}", message, "incomplete"))
+
+    # A name the board's list lacks does not refuse the record: the lists are our reading of
+    # the boards' publications and lag behind them. The registration is saved, incomplete,
+    # and says which names would complete it.
     for area in reg.practice_areas:
-        if area not in board.practice_areas:
+        if board.canonical_area(area) is None:
             problems.append(
-                Problem(f"{code} practice areas", f"'{area}' is not one of {code}'s practice areas")
+                _off_list(
+                    f"{code} practice areas",
+                    area,
+                    board.practice_areas,
+                    f"'{area}' is not on our list for {code}",
+                    f"this registration does not count for {code} until it names one from the list",
+                    board.hints,
+                )
             )
     for credit_type in reg.credit_types:
         if credit_type not in board.credit_type_names:
@@ -300,12 +355,16 @@ def moc_problems(reg: MocRegistration, activity: Activity, ref: Reference) -> li
             )
     if board.requires_content_areas:
         for path in reg.content_areas:
-            if path not in ref.aba_outline:
+            if ref.canonical_outline_path(path) is None:
+                shape = "" if ">" in path else " (a path is written 'Area > Section > Topic')"
                 problems.append(
-                    Problem(
+                    _off_list(
                         f"{code} content areas",
-                        f"'{path}' is not in the {code} content outline "
-                        "(write it as 'Area > Section > Topic')",
+                        path,
+                        ref.aba_outline,
+                        f"'{path}' is not in our copy of the {code} content outline{shape}",
+                        f"this registration does not count for {code} until it names 1 or 2 "
+                        "content areas from the outline",
                     )
                 )
         if len(reg.content_areas) > 2:
@@ -314,9 +373,6 @@ def moc_problems(reg: MocRegistration, activity: Activity, ref: Reference) -> li
             )
     elif reg.content_areas:
         problems.append(Problem(f"{code} content areas", f"{code} does not use content areas"))
-
-    def missing(item: str, message: str) -> None:
-        problems.append(Problem(f"{code} {item}", message, "incomplete"))
 
     if not reg.practice_areas:
         missing("practice areas", f"choose at least one {code} practice area")
@@ -404,40 +460,71 @@ def status_change_problems(
     ref: Reference | None = None,
     *,
     include_missing: bool = True,
+    new: bool = False,
 ) -> list[Problem]:
-    """Whether `activity` may move to `new_status` today (Draft -> Active -> Ready to Close -> Closed).
+    """Whether `activity` may move to `new_status` today, or (`new=True`) be created in it.
+
+    Statuses move forward only (Draft -> Active -> Ready to Close -> Closed), and may skip
+    steps: a provider moving its history in creates last year's course as Closed in one
+    upload. The dates decide what is honest: Active only while the activity has not ended,
+    Ready to Close and Closed only once it has. An activity that reaches Ready to Close or
+    Closed without having been Active here went through Active elsewhere, so it needs what an
+    Active activity needs.
 
     `include_missing=False` leaves out the fields an Active activity needs, for callers that
-    already report them through `validate_activity`.
+    already report them through `validate_activity` (which checks them for Active only).
     """
     ref = ref or reference()
-    old = activity.status
+    order = ref.statuses
+    old = None if new else activity.status
     if new_status == old:
         return []
-    if new_status not in ref.statuses:
-        return [Problem("status", f"'{new_status}' is not one of: {', '.join(ref.statuses)}")]
-    if ref.statuses.index(new_status) != ref.statuses.index(old) + 1:
+    if new_status not in order:
+        return [Problem("status", f"'{new_status}' is not one of: {', '.join(order)}")]
+    if old in order and order.index(new_status) < order.index(old):
         return [
             Problem(
                 "status",
-                f"cannot go from {old} to {new_status}; statuses move one step forward: "
-                + " -> ".join(ref.statuses),
+                f"cannot go back from {old} to {new_status}; statuses only move forward: "
+                + " -> ".join(order),
             )
         ]
+    end = activity.end_date
+    ended = end is not None and end < today
+    problems = []
     if new_status == "Active":
-        problems = []
         missing = missing_for_active(activity) if include_missing else []
         if missing:
             problems.append(Problem("status", f"to make it Active, add: {', '.join(missing)}"))
-        if activity.end_date is not None and activity.end_date < today:
+        if ended:
             problems.append(
                 Problem(
                     "end date",
-                    f"{activity.end_date} has passed; an Active activity must end today or later",
+                    f"{end} has passed; an Active activity must end today or later (an "
+                    "activity that has ended is Ready to Close or Closed)",
                 )
             )
-        return problems
-    return []
+    elif new_status != order[0]:
+        if not ended:
+            until = f"it ends {end}" if end else "it has no end date"
+            problems.append(
+                Problem(
+                    "status",
+                    f"{new_status} is for an activity that has ended, and {until}; until "
+                    "then it is Draft or Active",
+                )
+            )
+        if old in (None, order[0]):
+            missing = missing_for_active(activity)
+            if missing:
+                problems.append(
+                    Problem(
+                        "status",
+                        f"a {new_status} activity was Active once, so it needs what an Active "
+                        f"activity needs: add {', '.join(missing)}",
+                    )
+                )
+    return problems
 
 
 def deletion_problems(activity: Activity) -> list[Problem]:
@@ -461,7 +548,15 @@ def board_status(
     ref = ref or reference()
     problems = [p for p in moc_problems(reg, activity, ref) if p.severity != "warning"]
     missing = tuple(
-        p.field.removeprefix(f"{reg.board} ") for p in problems if p.severity == "incomplete"
+        dict.fromkeys(
+            p.field.removeprefix(f"{reg.board} ") for p in problems if p.severity == "incomplete"
+        )
+    )
+    # The items that are there but name something off the board's list, said in full.
+    notes = tuple(
+        f"{p.field.removeprefix(f'{reg.board} ')}: {p.message}"
+        for p in problems
+        if p.nearest is not None
     )
     invalid = tuple(str(p) for p in problems if p.severity == "error")
     complete = not problems
@@ -474,6 +569,7 @@ def board_status(
         counted=complete and not reasons,
         missing=missing + (("valid entries",) if invalid else ()),
         reasons=tuple(reasons),
+        notes=notes,
     )
 
 
@@ -573,3 +669,74 @@ def boards_for(
 def boards_if_listed(activity: Activity, today: date, ref: Reference | None = None) -> list[str]:
     """The boards the activity would count toward if it were listed (a provider's preview)."""
     return boards_for(activity, counted_registrations(activity, today, ref), ref)
+
+
+# --- providers --------------------------------------------------------------------------------
+
+# The accreditor's provider id: digits and letters, as its roster prints them ("0001234").
+_ACCREDITOR_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,39}")
+# Enough to catch a name or a phone number in the e-mail column; mail servers judge the rest.
+_EMAIL = re.compile(r"[^@\s<>]+@[^@\s<>]+\.[^@\s<>.]+")
+
+
+def provider_problems(provider: Provider, ref: Reference | None = None) -> list[Problem]:
+    """What is wrong with one provider's roster entry; empty when it may be saved."""
+    ref = ref or reference()
+    problems = []
+    if _blank(provider.name):
+        problems.append(Problem("name", "required"))
+    accreditor_id = provider.accreditor_id
+    if _blank(accreditor_id):
+        problems.append(Problem("provider id", "required: the accreditor's id for the provider"))
+    elif not _ACCREDITOR_ID.fullmatch(str(accreditor_id)):
+        problems.append(
+            Problem(
+                "provider id",
+                f"'{accreditor_id}' is not an accreditor's provider id (letters, digits and "
+                "hyphens, at most 40)",
+            )
+        )
+    if provider.accreditation_status not in ref.accreditation_statuses:
+        problems.append(
+            Problem(
+                "accreditation status",
+                f"'{provider.accreditation_status}' is not an accreditation status; use one of: "
+                + ", ".join(ref.accreditation_statuses),
+            )
+        )
+    country = provider.country
+    if not _blank(country) and not re.fullmatch(r"[A-Z]{2}", str(country)):
+        problems.append(
+            Problem("country", f"'{country}' is not a two-letter country code such as US or CA")
+        )
+    if not _blank(provider.url) and not is_safe_url(provider.url):
+        problems.append(Problem("web site", URL_MESSAGE.replace("/course", "")))
+    email = provider.contact_email
+    if not _blank(email) and not _EMAIL.fullmatch(str(email)):
+        problems.append(
+            Problem("contact e-mail", f"'{email}' is not an e-mail address like cme@example.org")
+        )
+    return problems
+
+
+def may_register(provider: Provider | None, ref: Reference | None = None) -> bool:
+    """Only a provider in good standing may register activities or change them."""
+    ref = ref or reference()
+    return provider is not None and provider.accreditation_status in ref.good_standing
+
+
+def registration_refused(provider: Provider | None, ref: Reference | None = None) -> str | None:
+    """Why `provider` may not register or change activities now, in words a provider can act
+    on; None when it may. Every way in (file, web service, command line) asks this first."""
+    ref = ref or reference()
+    if provider is None:
+        return "no such provider"
+    if may_register(provider, ref):
+        return None
+    good = ", ".join(s for s in ref.accreditation_statuses if s in ref.good_standing)
+    return (
+        f"{provider.name}'s accreditation status is {provider.accreditation_status}, which is "
+        f"not in good standing ({good}), so it may not register or change activities, and its "
+        "activities are not listed in the directory until the accreditor restores its "
+        "accreditation"
+    )

@@ -83,6 +83,8 @@ def provider(provider_id: int) -> Any:
         total=total,
         signed_in=signed_in,
         rows=rows,
+        # Why the provider may not send activities now, said where it looks first.
+        refusal=rules.registration_refused(the_provider) if signed_in else None,
         uploads=jobs.recent(db_session(), provider_id) if signed_in else [],
     )
     # The signed-in view is the provider's own: no shared cache or browser history keeps it.

@@ -70,6 +70,14 @@ def _own(provider_activity_id: str) -> Activity | None:
     )
 
 
+def _refused() -> Response | None:
+    """403 for a provider that may not register or change activities (accreditation not in
+    good standing), with the reason; None when it may. Withdrawing stays open: it only takes
+    a listing out of the directory, where such a provider's listings are not shown anyway."""
+    refusal = rules.registration_refused(_key().provider)
+    return error(403, f"{refusal}; nothing was saved") if refusal else None
+
+
 def _not_found(provider_activity_id: str) -> Response:
     return error(404, f"you have no activity with id '{provider_activity_id}'")
 
@@ -221,6 +229,8 @@ def get_activity(provider_activity_id: str) -> Any:
 
 
 def _save(body: dict[str, Any], must_exist: bool | None) -> Any:
+    if (refused := _refused()) is not None:
+        return refused
     pid = str(body.get("provider_activity_id") or "")
     existing = _own(pid) if pid else None
     if must_exist is False and existing is not None:
@@ -233,6 +243,8 @@ def _save(body: dict[str, Any], must_exist: bool | None) -> Any:
     )
     if failure is not None:
         return failure
+    if report.refused:
+        return error(403, report.errors[0].message)
     if not report.ok:
         return error(
             422,
@@ -303,6 +315,8 @@ def delete_activity(provider_activity_id: str) -> Any:
     activity = _own(provider_activity_id)
     if activity is None:
         return _not_found(provider_activity_id)
+    if (refused := _refused()) is not None:
+        return refused
     problems = rules.deletion_problems(activity)
     if problems:
         return error(409, problems[0].message)
@@ -315,6 +329,8 @@ def delete_activity(provider_activity_id: str) -> Any:
 @bp.post("/batch")
 @requires_key
 def batch_upload() -> Any:
+    if (refused := _refused()) is not None:
+        return refused
     dry_run = request.args.get("dry_run", "").lower() in ("1", "true", "yes")
     # A raw body comes with whatever type the client sets (curl --data-binary says
     # application/x-www-form-urlencoded); only a multipart upload is read as a form, since
@@ -334,10 +350,13 @@ def batch_upload() -> Any:
     report, failure = _write(data, filename, dry_run=dry_run)
     if failure is not None:
         return failure
+    if report.refused:
+        return error(403, report.errors[0].message)
     body: dict[str, Any] = report.as_dict()
     if not report.ok:
+        noun = "problem" if report.error_count == 1 else "problems"
         body["message"] = (
-            f"{report.error_count} problems; nothing was saved. Fix them and upload the file again."
+            f"{report.error_count} {noun}; nothing was saved. Fix them and upload the file again."
         )
         response = jsonify(body)
         response.status_code = 422
