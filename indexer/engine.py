@@ -6,14 +6,19 @@ engines.
 
 Matching a SearchRequest (see `directory.search`):
 - Always: `end_date >= today` (an activity that ended since the last sync is never shown).
-- text: every query term must match (AND) in the text fields of `directory.search.TEXT_FIELDS`
-  (title, description, objectives, keywords, provider_name, practice_area_names,
-  board_names), weighted as declared there (title weighs most, then practice areas, keywords
-  and provider, then objectives, then description); English stemming (pediatric ~ pediatrics,
-  diabetic ~ diabetes); accents folded; clinical synonyms from `indexer/synonyms.txt` (a query
-  term or phrase in a group matches any term of the group); "quoted phrases" match as
-  phrases; when nothing matches, a term within one edit of an indexed word is corrected
-  (`SearchResult.corrected_text`).
+- text: the query is read once for both engines (`indexer.text.understand`) into concepts:
+  a word, a run of words that is a synonym term, a "quoted phrase" (stopwords left out). A
+  concept matches when the typed words all appear among the text fields of
+  `directory.search.TEXT_FIELDS` (a quoted phrase: together, in order), or when one of its
+  alternatives appears as a phrase: the other terms of its clinical synonym group
+  (`indexer/synonyms.txt`), and, for a word no record holds, the indexed word within one
+  edit budget of it (`SearchResult.corrected_text`). A record matches every quoted phrase and
+  at least `QueryPlan.minimum` concepts (all up to two, then most). English stemming
+  (pediatric ~ pediatrics), accents and possessives folded (Crohn's ~ Crohn).
+  Relevance: every concept matched first; then the concepts matched, weighted by rarity
+  (when partial matches are possible); then those matched in the title, practice areas,
+  boards or keywords; then the weighted text score (title weighs most, then practice areas,
+  keywords and provider, then objectives, then description); then soonest, most credits, id.
 - facets: values OR-ed within a facet, AND-ed across facets; each facet's counts apply every
   selection but its own (disjunctive); values ordered by count descending, then value
   ascending; at most `Facet.size` values; selected values are always present (count 0 if so).
@@ -23,8 +28,8 @@ Matching a SearchRequest (see `directory.search`):
 - credits_min / credits_max: inclusive bounds on cme_credits.
 - claim_within_days N: some deadline d with today <= d <= today + N, among the deadlines of
   the selected boards if boards are selected, else among all of the document's deadlines.
-- sorts (ties broken by id ascending; missing values last):
-  relevance: score descending (only with text; without text it behaves as soonest);
+- sorts (ties broken by id ascending unless said; missing values last):
+  relevance: as above (only with text; without text it behaves as soonest);
   soonest: next_start ascending; credits: cme_credits descending;
   points: points of `request.points_board` descending, or max_points when no single board;
   deadline: the earliest deadline of the selected boards (or claim_deadline) ascending;

@@ -1,7 +1,12 @@
 """The curated clinical synonym groups of `synonyms.txt`, for both engines.
 
-OpenSearch receives the lines as a `synonym_graph` filter; the embedded engine expands query
-terms with the same groups, so "MI" finds "myocardial infarction" on both.
+Both engines add the groups to queries (`indexer.text.understand`), so "MI" finds "myocardial
+infarction" on both. Two kinds of line:
+- a group of equivalent terms ("mi, myocardial infarction, heart attack"): each finds the
+  others (`synonym_groups`);
+- a one-way rule ("ibd => crohn disease, ulcerative colitis"): a query for the left-hand term
+  (or any term of its group) also finds the right-hand terms and their groups' terms, never
+  the reverse: a broad term reaching narrower ones (`one_way_rules`).
 """
 
 from __future__ import annotations
@@ -10,11 +15,12 @@ from functools import cache
 from pathlib import Path
 
 SYNONYMS_FILE = Path(__file__).resolve().parent / "synonyms.txt"
+ONE_WAY = "=>"
 
 
 @cache
 def synonym_lines() -> tuple[str, ...]:
-    """The groups as Solr-format lines ("mi, myocardial infarction, heart attack")."""
+    """Every rule as written: groups ("mi, myocardial infarction") and one-way rules."""
     lines = []
     for raw in SYNONYMS_FILE.read_text(encoding="utf-8").splitlines():
         line = raw.strip()
@@ -23,8 +29,22 @@ def synonym_lines() -> tuple[str, ...]:
     return tuple(lines)
 
 
+def _terms(text: str) -> tuple[str, ...]:
+    return tuple(term.strip() for term in text.split(",") if term.strip())
+
+
 @cache
 def synonym_groups() -> tuple[tuple[str, ...], ...]:
-    return tuple(
-        tuple(term.strip() for term in line.split(",") if term.strip()) for line in synonym_lines()
-    )
+    """The groups of equivalent terms (one-way rules left out)."""
+    return tuple(_terms(line) for line in synonym_lines() if ONE_WAY not in line)
+
+
+@cache
+def one_way_rules() -> tuple[tuple[tuple[str, ...], tuple[str, ...]], ...]:
+    """(left-hand terms, right-hand terms) of each one-way rule ("a => b, c")."""
+    rules = []
+    for line in synonym_lines():
+        if ONE_WAY in line:
+            left, _, right = line.partition(ONE_WAY)
+            rules.append((_terms(left), _terms(right)))
+    return tuple(rules)

@@ -32,8 +32,8 @@ from indexer.document import to_document
 from indexer.engine import IndexingError, SearchUnavailable
 from indexer.opensearch import MAPPING_FILE, OpenSearchEngine
 from indexer.opensearch.index import answering as _answering
-from indexer.opensearch.query import correction as _correction
-from indexer.synonyms import synonym_lines
+from indexer.opensearch.query import corrections as _corrections
+from indexer.text import understand
 from tests.factories import TODAY
 from tests.opensearch_server import connect_or_skip, delete_indices, unique_index_prefix
 
@@ -282,8 +282,9 @@ def test_mapping_json_is_the_one_definition_of_the_index(demo, client):
     assert created["settings"]["index"]["number_of_shards"] == "1"
     analysis = created["settings"]["index"]["analysis"]
     expected = copy.deepcopy(declared["settings"]["analysis"])
-    expected["filter"]["cme_synonyms"]["synonyms"] = list(synonym_lines())
     assert analysis == _stringified(expected)
+    # Synonyms are added to queries (indexer.text), never baked into the index.
+    assert "synonym" not in json.dumps(created["settings"])
 
 
 def _stringified(value: Any) -> Any:
@@ -487,23 +488,19 @@ def test_engine_errors_and_bugs_are_told_apart():
 
 
 def test_corrections_keep_the_rest_of_the_text_and_respect_the_typo_budget():
-    def entry(word: str, offset: int, length: int, *options: str) -> dict[str, Any]:
-        return {
-            "text": word,
-            "offset": offset,
-            "length": length,
-            "options": [{"text": o} for o in options],
-        }
+    def entry(word: str, *options: str) -> dict[str, Any]:
+        return {"text": word, "options": [{"text": o} for o in options]}
 
-    assert (
-        _correction("Cardiolgy Board Review", [entry("cardiolgy", 0, 9, "cardiology")])
-        == "cardiology Board Review"
+    def corrected(text: str, *entries: dict[str, Any]) -> str | None:
+        plan = understand(text)
+        return plan.with_corrections(_corrections(plan, list(entries))).corrected_text(text)
+
+    assert corrected("Cardiolgy Board Review", entry("cardiolgy", "cardiology")) == (
+        "cardiology Board Review"
     )
-    assert _correction("Sjogrin's eyes", [entry("sjogrin", 0, 9, "sjogren")]) == "sjogren's eyes"
+    assert corrected("Sjogrin's eyes", entry("sjogrin", "sjogren")) == "sjogren's eyes"
     # Fuzziness AUTO: one edit up to five letters, two from six.
-    assert _correction("gaut", [entry("gaut", 0, 4, "gout")]) == "gout"
-    assert _correction("gaot", [entry("gaot", 0, 4, "goat", "gout")]) == "goat"
-    assert _correction("gxxt", [entry("gxxt", 0, 4, "gout")]) is None
-    assert _correction("hypertensoin", [entry("hypertensoin", 0, 12, "hypertension")]) == (
-        "hypertension"
-    )
+    assert corrected("gaut", entry("gaut", "gout")) == "gout"
+    assert corrected("gaot", entry("gaot", "goat", "gout")) == "goat"
+    assert corrected("gxxt", entry("gxxt", "gout")) is None
+    assert corrected("hypertensoin", entry("hypertensoin", "hypertension")) == "hypertension"

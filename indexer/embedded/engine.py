@@ -6,8 +6,8 @@ Why SQLite FTS5: it ships with Python, ranks with BM25, stems (porter) and folds
 
 The class ties together, for one index file:
 - `indexer.embedded.store`: the file's tables and writing documents into them;
-- `indexer.embedded.matching`: the user's text as an FTS5 MATCH expression, and typo
-  corrections;
+- `indexer.embedded.matching`: the shared query plan (`indexer.text.understand`) as FTS5
+  MATCH expressions, and typo corrections;
 - `indexer.embedded.query`: a SearchRequest as SQL (filters, facets, sorts) and typeahead.
 
 A full reindex builds a new file and `os.replace`s it over the old one: an atomic rename, so
@@ -32,16 +32,17 @@ import os
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator
+from dataclasses import replace
 from datetime import date
-from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from directory.search import SearchRequest, SearchResult
 from indexer.document import DOCUMENT_JSON_ERRORS, SearchDocument, unindexable_reason
 from indexer.embedded import query, store
-from indexer.embedded.matching import Matcher, correct
+from indexer.embedded.matching import TextMatch, corrections, text_match
 from indexer.engine import IndexingError, ReindexStats, SearchUnavailable, Suggestion
+from indexer.text import understand
 
 BATCH = 1000  # documents per executemany during a full reindex
 
@@ -244,13 +245,9 @@ class EmbeddedEngine:
         finally:
             conn.close()
 
-    @cached_property
-    def _matcher(self) -> Matcher:
-        return Matcher()
-
-    def match_expression(self, text: str) -> str | None:
-        """User text as an FTS5 query (see `indexer.embedded.matching.Matcher`)."""
-        return self._matcher.match_expression(text)
+    def text_match(self, text: str) -> TextMatch | None:
+        """User text as FTS5 expressions (see `indexer.embedded.matching`), no corrections."""
+        return text_match(understand(text))
 
     def search(self, request: SearchRequest, today: date) -> SearchResult:
         try:
@@ -258,26 +255,22 @@ class EmbeddedEngine:
         except sqlite3.Error as exc:
             raise SearchUnavailable(f"the search index cannot be opened: {exc}") from exc
         try:
-            result = self._search(conn, request, today, request.text)
-            if request.text and result.total == 0:
-                corrected = correct(conn, request.text)
-                if corrected:
-                    retry = self._search(conn, request, today, corrected)
-                    if retry.total:
-                        return SearchResult(
-                            request, retry.total, retry.hits, retry.facets, corrected_text=corrected
-                        )
+            plan = understand(request.text) if request.text else None
+            corrected = None
+            if plan is not None:
+                fixes = corrections(conn, plan)
+                if fixes:
+                    # Added to the typed words, never in their place (`QueryPlan`).
+                    plan = plan.with_corrections(fixes)
+                    corrected = plan.corrected_text(request.text)
+            result = query.search(conn, request, today, text_match(plan) if plan else None)
+            if corrected and result.total:
+                return replace(result, corrected_text=corrected)
             return result
         except sqlite3.OperationalError as exc:
             raise SearchUnavailable(f"the search index is busy or damaged: {exc}") from exc
         finally:
             conn.close()
-
-    def _search(
-        self, conn: sqlite3.Connection, request: SearchRequest, today: date, text: str
-    ) -> SearchResult:
-        match = self.match_expression(text) if text else None
-        return query.search(conn, request, today, match)
 
     def suggest(self, prefix: str, limit: int = 8) -> list[Suggestion]:
         words = store.folded_words(prefix)

@@ -1,7 +1,12 @@
 """A SearchRequest as SQL over the embedded index: filters, disjunctive facets, sorts, typeahead.
 
 Every value is a bound "?" parameter; the SQL itself is assembled from fixed fragments only
-(the user's text reaches FTS5 as the bound MATCH expression of `indexer.embedded.matching`).
+(the user's text reaches FTS5 as the bound MATCH expressions of `indexer.embedded.matching`).
+
+Text is matched once, into a temporary table `text_hits`: for each record matching enough of
+the query's concepts (`indexer.text.QueryPlan`), how many it matches, how many of those in its
+title, practice areas or keywords, and its weighted bm25 score. Filters, facets and the
+relevance sort all read that table.
 
 Facet counts are plain GROUP BYs over the (facet, value, doc) table. Each distinct set of
 matching documents is computed once, into a temporary table: the facets nobody selected all
@@ -24,19 +29,84 @@ from directory.search import (
     SearchResult,
     facet_label,
 )
+from indexer.embedded.matching import TextMatch
 from indexer.embedded.store import WEIGHTS
 from indexer.engine import Suggestion
+from indexer.text import weights
+
+
+def _text_hits(conn: sqlite3.Connection, text: TextMatch) -> None:
+    """Fill temp.text_hits (id, matched, coverage, rank) with the records matching `text`."""
+    conn.execute("DROP TABLE IF EXISTS temp.concept_hits")
+    conn.execute(
+        "CREATE TEMP TABLE concept_hits (id INTEGER, concept INTEGER, prominent INTEGER,"
+        " PRIMARY KEY (id, concept, prominent)) WITHOUT ROWID"
+    )
+    for i, (anywhere, prominent) in enumerate(zip(text.concepts, text.prominent, strict=True)):
+        for flag, expression in ((0, anywhere), (1, prominent)):
+            conn.execute(
+                "INSERT OR IGNORE INTO temp.concept_hits"
+                " SELECT rowid, ?, ? FROM fts WHERE fts MATCH ?",
+                (i, flag, expression),
+            )
+    plan = text.plan
+    frequencies = [0] * len(plan.concepts)
+    documents = 0
+    if plan.minimum < len(plan.concepts):  # partial matches: weigh the concepts
+        for concept, n in conn.execute(
+            "SELECT concept, count(*) FROM temp.concept_hits WHERE prominent = 0 GROUP BY concept"
+        ):
+            frequencies[concept] = n
+        documents = conn.execute("SELECT count(*) FROM docs").fetchone()[0]
+    conn.execute("DROP TABLE IF EXISTS temp.concept_weights")
+    conn.execute(
+        "CREATE TEMP TABLE concept_weights (concept INTEGER PRIMARY KEY, weight REAL,"
+        " required INTEGER)"
+    )
+    conn.executemany(
+        "INSERT INTO temp.concept_weights VALUES (?, ?, ?)",
+        [
+            (i, w, c.required)
+            for i, (c, w) in enumerate(
+                zip(plan.concepts, weights(plan, frequencies, documents), strict=True)
+            )
+        ],
+    )
+    conn.execute("DROP TABLE IF EXISTS temp.text_hits")
+    conn.execute(
+        "CREATE TEMP TABLE text_hits (id INTEGER PRIMARY KEY, matched INTEGER,"
+        " coverage REAL, prominence REAL, rank REAL)"
+    )
+    # Every required concept and `minimum` in all; coverage: the weights of the concepts
+    # matched; prominence: of those matched in a prominent column.
+    conn.execute(
+        "INSERT INTO temp.text_hits SELECT h.id, count(DISTINCT h.concept),"
+        " sum(CASE WHEN h.prominent THEN 0 ELSE w.weight END),"
+        " sum(CASE WHEN h.prominent THEN w.weight ELSE 0 END), 0"
+        " FROM temp.concept_hits h JOIN temp.concept_weights w ON w.concept = h.concept"
+        " GROUP BY h.id"
+        " HAVING count(DISTINCT CASE WHEN w.required THEN h.concept END) = ?"
+        " AND count(DISTINCT h.concept) >= ?",
+        [sum(c.required for c in plan.concepts), plan.minimum],
+    )
+    bm25_weights = ", ".join(f"{w:g}" for w in WEIGHTS)
+    conn.execute(
+        f"UPDATE temp.text_hits SET rank = r.rank FROM (SELECT rowid AS rid, bm25(fts, {bm25_weights})"
+        " AS rank FROM fts WHERE fts MATCH ?) r WHERE r.rid = text_hits.id",
+        (text.any,),
+    )
 
 
 def search(
-    conn: sqlite3.Connection, request: SearchRequest, today: date, match: str | None
+    conn: sqlite3.Connection, request: SearchRequest, today: date, text: TextMatch | None
 ) -> SearchResult:
-    """One page of `request` and every facet, the text already made a MATCH expression."""
+    """One page of `request` and every facet, the text already made MATCH expressions."""
     base = ["d.end_date >= ?"]
     params: list[Any] = [today.isoformat()]
-    if match:
-        base.append("d.id IN (SELECT rowid FROM fts WHERE fts MATCH ?)")
-        params.append(match)
+    conn.execute("PRAGMA temp_store=MEMORY")
+    if text:
+        _text_hits(conn, text)
+        base.append("d.id IN (SELECT id FROM temp.text_hits)")
     if request.when == "upcoming":
         base.append("d.next_start >= ?")
         params.append(today.isoformat())
@@ -90,8 +160,6 @@ def search(
                 args += more
         return " AND ".join(clauses), args
 
-    conn.execute("PRAGMA temp_store=MEMORY")
-
     def materialize(name: str, except_facet: str | None) -> str:
         clause, args = where(except_facet)
         conn.execute(f"DROP TABLE IF EXISTS temp.{name}")
@@ -111,7 +179,7 @@ def search(
         facets.append(_facet_result(conn, facet.name, facet.label, rows, request))
 
     total = conn.execute(f"SELECT count(*) FROM temp.{matching}").fetchone()[0]
-    order, join, order_args = _order(request, match, boards)
+    order, join, order_args = _order(request, len(text.concepts) if text else 0, boards)
     rows = conn.execute(
         f"SELECT d.body FROM temp.{matching} m JOIN docs d ON d.id = m.id {join} "
         f"ORDER BY {order} LIMIT ? OFFSET ?",
@@ -156,18 +224,21 @@ def _facet_result(
 
 
 def _order(
-    request: SearchRequest, match: str | None, boards: tuple[str, ...]
+    request: SearchRequest, concepts: int, boards: tuple[str, ...]
 ) -> tuple[str, str, list[Any]]:
-    """ORDER BY clause, an extra JOIN, and their parameters (JOIN's first)."""
+    """ORDER BY clause, an extra JOIN, and their parameters (in the order they appear)."""
     sort = request.effective_sort
-    if sort == "relevance" and match:
-        weights = ", ".join(f"{w:g}" for w in WEIGHTS)
-        join = (
-            "JOIN (SELECT rowid AS rid, bm25(fts, "
-            + weights
-            + ") AS rank FROM fts WHERE fts MATCH ?) r ON r.rid = d.id"
+    if sort == "relevance" and concepts:
+        # Every concept matched first, then the weights of the concepts matched, then of those
+        # matched in prominent columns, then bm25 (lower is better); ties: soonest, then most
+        # credits (`indexer.text.QueryPlan`).
+        return (
+            "t.matched = ? DESC, t.coverage DESC, t.prominence DESC, t.rank,"
+            " d.next_start IS NULL, d.next_start,"
+            " d.cme_credits IS NULL, d.cme_credits DESC, d.id",
+            "JOIN temp.text_hits t ON t.id = d.id",
+            [concepts],
         )
-        return "r.rank, d.id", join, [match]
     if sort == "credits":
         return "d.cme_credits IS NULL, d.cme_credits DESC, d.id", "", []
     if sort == "points":

@@ -24,13 +24,13 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from directory.search import FACETS, TEXT_FIELD_NAMES, TEXT_FIELDS
 from indexer.document import SearchDocument, document_json
-from indexer.text import ascii_words, fold_simple
+from indexer.text import ascii_words, fold_simple, strip_possessives
 
 TOKENIZER = "porter unicode61 remove_diacritics 2"
 
@@ -67,11 +67,31 @@ SUGGESTION_FIELDS = (
 # The version of the layout below and of the documents in it (`indexer.document`). Bump it
 # with any change to SCHEMA, to what `insert` derives from a document, or to the documents'
 # shape, and add the step that brings a file of the previous version up to it to MIGRATIONS.
-VERSION = 1
+VERSION = 2
 
-# SQL that brings a file of version n - 1 to version n, run by `upgrade` in one transaction:
-# statements separated by ";" (so none may hold one in a literal).
-MIGRATIONS: Mapping[int, str] = {
+
+def fts_text(text: str) -> str:
+    """A text field as the fts table holds it: possessives dropped ("Crohn's" -> "Crohn"), as
+    OpenSearch's analyzers and both engines' queries drop them (`indexer.text`)."""
+    return strip_possessives(text)
+
+
+def _fold_possessives(conn: sqlite3.Connection) -> None:
+    """1 -> 2: the fts text of version 1 kept possessives ("crohn" "s"); fold them."""
+    columns = ", ".join(TEXT_COLUMNS)
+    changed = []
+    for rowid, *texts in conn.execute(f"SELECT rowid, {columns} FROM fts").fetchall():
+        folded = [fts_text(t) if t is not None else None for t in texts]
+        if folded != texts:
+            changed.append((*folded, rowid))
+    assignments = ", ".join(f"{c} = ?" for c in TEXT_COLUMNS)
+    conn.executemany(f"UPDATE fts SET {assignments} WHERE rowid = ?", changed)
+
+
+# What brings a file of version n - 1 to version n, run by `upgrade` in one transaction: SQL
+# (statements separated by ";", so none may hold one in a literal) or a function of the
+# connection.
+MIGRATIONS: Mapping[int, str | Callable[[sqlite3.Connection], None]] = {
     # 0 -> 1: delivery became one value. Version 0 (files from before the index had a version)
     # held "both" as the list ["in person", "online"], counted under either value.
     1: """
@@ -88,6 +108,7 @@ MIGRATIONS: Mapping[int, str] = {
             SELECT 'delivery', json_extract(body, '$.delivery'), id FROM docs
             WHERE coalesce(json_extract(body, '$.delivery'), '') <> '';
     """,
+    2: _fold_possessives,
 }
 if sorted(MIGRATIONS) != list(range(1, VERSION + 1)):
     raise RuntimeError(f"MIGRATIONS must have one step for each version up to {VERSION}")
@@ -184,7 +205,11 @@ def upgrade(conn: sqlite3.Connection) -> None:
                 f"reads version {VERSION}: rebuild it with `directory index`"
             )
         for step in range(found + 1, VERSION + 1):
-            for statement in MIGRATIONS[step].split(";"):
+            migration = MIGRATIONS[step]
+            if callable(migration):
+                migration(conn)
+                continue
+            for statement in migration.split(";"):
                 if statement.strip():
                     conn.execute(statement)
         conn.execute(f"PRAGMA user_version = {VERSION}")
@@ -236,7 +261,10 @@ def insert(conn: sqlite3.Connection, docs: list[SearchDocument]) -> None:
         [
             (
                 d["id"],
-                *(" | ".join(t for f in fields for t in _texts(d, f)) for _, fields in FTS_COLUMNS),
+                *(
+                    fts_text(" | ".join(t for f in fields for t in _texts(d, f)))
+                    for _, fields in FTS_COLUMNS
+                ),
             )
             for d in docs
         ],

@@ -24,7 +24,15 @@ from indexer.document import SearchDocument
 from indexer.engine import ReindexStats, Suggestion
 from indexer.opensearch import index, typeahead
 from indexer.opensearch.index import answering
-from indexer.opensearch.query import correction, parse_result, search_body
+from indexer.opensearch.query import (
+    concept_frequencies,
+    corrections,
+    frequencies,
+    parse_result,
+    search_body,
+)
+from indexer.text import understand
+from indexer.text import weights as concept_weights_of
 
 
 class OpenSearchEngine:
@@ -90,22 +98,44 @@ class OpenSearchEngine:
     # --- reading ------------------------------------------------------------------------------
 
     def search(self, request: SearchRequest, today: date) -> SearchResult:
-        """Answer `request` per the contract of `indexer.engine`; typos corrected if need be."""
-        text = request.text.strip()
+        """Answer `request` per the contract of `indexer.engine`: the shared plan of its text
+        (`indexer.text.understand`), its concepts weighted by how many records match each when
+        partial matches are possible, typo corrections added to the words they correct."""
+        plan = understand(request.text.strip())
         with answering():
+            weights = None
+            if plan.minimum < len(plan.concepts):
+                counted = self.client.search(
+                    index=self.alias,
+                    body={
+                        "size": 0,
+                        "track_total_hits": True,
+                        "query": {"match_all": {}},
+                        "aggs": concept_frequencies(plan),
+                    },
+                )
+                weights = concept_weights_of(
+                    plan, frequencies(plan, counted), counted["hits"]["total"]["value"]
+                )
             response = self.client.search(
-                index=self.alias, body=search_body(request, today, spelling=bool(text))
+                index=self.alias,
+                body=search_body(request, today, plan, weights, spelling=bool(plan.concepts)),
             )
             result = parse_result(request, response)
-            if result.total or not text:
+            fixes = corrections(
+                plan, response.get("suggest", {}).get("spelling", []), frequencies(plan, response)
+            )
+            if not fixes:
                 return result
-            corrected = correction(text, response.get("suggest", {}).get("spelling", []))
-            if not corrected or corrected == text:
-                return result
+            # Added to the typed words, never in their place.
+            corrected_plan = plan.with_corrections(fixes)
             retry = parse_result(
                 request,
-                self.client.search(index=self.alias, body=search_body(request, today, corrected)),
+                self.client.search(
+                    index=self.alias, body=search_body(request, today, corrected_plan, weights)
+                ),
             )
+        corrected = corrected_plan.corrected_text(request.text.strip())
         if not retry.total:
             return result
         return replace(retry, corrected_text=corrected)

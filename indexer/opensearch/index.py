@@ -1,9 +1,8 @@
 """The OpenSearch index: its definition, its versions behind one alias, writes, and errors.
 
 - The index is defined once, in `mapping.json` beside this module (settings, analyzers,
-  mappings); the clinical synonyms of `indexer/synonyms.txt` are injected into its
-  `cme_synonyms` filter when an index is created, so a synonym change takes effect at the
-  next `rebuild`.
+  mappings). The clinical synonyms are not in it: they are added to queries
+  (`indexer.text.understand`), so a synonym change needs no reindex.
 - Searches go through the alias `<prefix>-activities`. `rebuild` loads a new versioned index
   `<prefix>-activities-<UTC timestamp>` (no refresh, no replicas while loading), then moves
   the alias to it in one atomic `update_aliases` call and deletes the older indices: searches
@@ -47,7 +46,6 @@ from indexer.document import (
     unindexable_reason,
 )
 from indexer.engine import IndexingError, ReindexStats, SearchUnavailable
-from indexer.synonyms import synonym_lines
 
 log = logging.getLogger(__name__)
 
@@ -75,12 +73,9 @@ def _mapping_file() -> dict[str, Any]:
     return loaded
 
 
-def index_definition(synonyms: Iterable[str] | None = None) -> dict[str, Any]:
-    """The body that creates an index: mapping.json with the synonym rules filled in."""
-    body = copy.deepcopy(_mapping_file())
-    rules = list(synonym_lines() if synonyms is None else synonyms)
-    body["settings"]["analysis"]["filter"]["cme_synonyms"]["synonyms"] = rules
-    return body
+def index_definition() -> dict[str, Any]:
+    """The body that creates an index: mapping.json."""
+    return copy.deepcopy(_mapping_file())
 
 
 def _final_settings() -> dict[str, Any]:

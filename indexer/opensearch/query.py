@@ -6,15 +6,15 @@ term suggester's answer into a corrected text. Being pure, the exact bodies can 
 without a cluster, and the engine (`indexer.opensearch.engine`) only sends them.
 
 - User text reaches OpenSearch only as the `query` of `multi_match` queries, over the text
-  fields and weights of `directory.search.TEXT_FIELDS`.
+  fields and weights of `directory.search.TEXT_FIELDS`: the shared plan of
+  `indexer.text.understand`, one clause per concept (typed words `cross_fields`, alternatives
+  as phrases), with its minimum as `minimum_should_match`.
 - Facet selections go into `post_filter`; each facet's aggregation applies every other facet's
   selection, so the counts are disjunctive.
 """
 
 from __future__ import annotations
 
-import re
-from dataclasses import replace
 from datetime import date, timedelta
 from typing import Any
 
@@ -30,7 +30,7 @@ from directory.search import (
     SearchResult,
     facet_label,
 )
-from indexer.text import edit_distance, fold, max_edits, split_phrases
+from indexer.text import Concept, QueryPlan, edit_distance, max_edits, understand
 
 # Where user text is looked for, and how much each field weighs ("title^6").
 BOOSTED_FIELDS = tuple(f"{f.name}^{f.weight:g}" for f in TEXT_FIELDS)
@@ -41,52 +41,141 @@ SPELLING_FIELD = "spelling"
 
 # --- text ------------------------------------------------------------------------------------
 
+# The analyzer the text fields are indexed with: queries name it, so the typed words are
+# searched as they are (synonyms are the plan's alternatives, `indexer.text.understand`, added
+# at query time: a synonym change needs no reindex).
+TEXT_ANALYZER = "cme_text"
+# The fields a concept matched in makes a record rank above one matching it elsewhere.
+PROMINENT_FIELDS = ("title", "practice_area_names", "board_names", "keywords")
+# Score tiers (see `indexer.text.QueryPlan`): every concept matched, then the weights of the
+# concepts matched, then of those matched in prominent fields, then the weighted BM25 (scaled
+# down to stay under a step of the tier above).
+EVERY_CONCEPT = 1_000_000.0
+COVERAGE = 10_000.0
+PROMINENCE = 100.0
+BM25 = 0.1
 
-def _text_clauses(text: str) -> list[dict[str, Any]]:
-    """Every term must match somewhere among the text fields; quoted phrases as phrases."""
-    phrases, rest = split_phrases(text)
-    clauses: list[dict[str, Any]] = [
-        {"multi_match": {"query": p, "type": "phrase", "fields": list(BOOSTED_FIELDS)}}
-        for p in phrases
-    ]
-    if rest or not clauses:
-        clauses.append(
-            {
-                "multi_match": {
-                    "query": rest,
-                    "type": "cross_fields",
-                    "operator": "and",
-                    "fields": list(BOOSTED_FIELDS),
-                    # Text that analyzes to nothing ("?!") asks for nothing: no constraint.
-                    "zero_terms_query": "all",
-                }
+
+def _concept_query(concept: Concept, fields: list[str]) -> dict[str, Any]:
+    """The typed words (all of them across `fields`, or the quoted phrase), or any of the
+    concept's alternatives as a phrase."""
+    common = {"fields": fields, "analyzer": TEXT_ANALYZER}
+    typed: dict[str, Any]
+    if concept.quoted:
+        typed = {"multi_match": {"query": " ".join(concept.words), "type": "phrase", **common}}
+    else:
+        typed = {
+            "multi_match": {
+                "query": " ".join(concept.words),
+                "type": "cross_fields",
+                "operator": "and",
+                **common,
             }
-        )
-    return clauses
+        }
+    alternatives = [
+        {"multi_match": {"query": " ".join(a), "type": "phrase", "tie_breaker": 1.0, **common}}
+        for a in concept.alternatives
+    ]
+    if not alternatives:
+        return typed
+    return {"dis_max": {"queries": [typed, *alternatives], "tie_breaker": 1.0}}
 
 
-def correction(text: str, entries: list[dict[str, Any]]) -> str | None:
-    """`text` with each unknown word replaced by the term suggester's closest indexed word."""
-    changes: list[tuple[int, int, str]] = []
+def _concept_clause(concept: Concept, weight: float) -> dict[str, Any]:
+    anywhere = _concept_query(concept, list(BOOSTED_FIELDS))
+    prominent = _concept_query(concept, list(PROMINENT_FIELDS))
+    return {
+        "bool": {
+            "should": [
+                {"constant_score": {"filter": anywhere, "boost": COVERAGE * weight}},
+                {"constant_score": {"filter": prominent, "boost": PROMINENCE * weight}},
+                {"bool": {"must": anywhere, "boost": BM25}},
+            ],
+            "minimum_should_match": 1,
+        }
+    }
+
+
+def text_query(plan: QueryPlan, weights: tuple[float, ...] | None = None) -> dict[str, Any]:
+    """The plan as one bool query: every required concept, at least `plan.minimum` in all."""
+    weights = weights or (1.0,) * len(plan.concepts)
+    clauses = [_concept_clause(c, w) for c, w in zip(plan.concepts, weights, strict=True)]
+    required = [cl for c, cl in zip(plan.concepts, clauses, strict=True) if c.required]
+    optional = [cl for c, cl in zip(plan.concepts, clauses, strict=True) if not c.required]
+    every = {
+        "constant_score": {
+            "filter": {
+                "bool": {"filter": [_concept_query(c, list(BOOSTED_FIELDS)) for c in plan.concepts]}
+            },
+            "boost": EVERY_CONCEPT,
+        }
+    }
+    query: dict[str, Any] = {"must": required, "should": [*optional, every]}
+    needed = plan.minimum - len(required)
+    if needed > 0:
+        # `every` is one of the should clauses, matched only when all the others are.
+        query["minimum_should_match"] = needed
+    return {"bool": query}
+
+
+def concept_frequencies(plan: QueryPlan) -> dict[str, Any]:
+    """Aggregations counting the records matching each concept, whatever the query
+    (`frequencies` reads them): for `indexer.text.weights`, and to know which words no record
+    holds (`QueryPlan.correctable`)."""
+    return {
+        "concepts": {
+            "global": {},
+            "aggs": {
+                f"c{i}": {"filter": _concept_query(c, list(BOOSTED_FIELDS))}
+                for i, c in enumerate(plan.concepts)
+            },
+        }
+    }
+
+
+def frequencies(plan: QueryPlan, response: dict[str, Any]) -> list[int]:
+    """How many records match each concept, from a response with `concept_frequencies`."""
+    counts = response.get("aggregations", {}).get("concepts", {})
+    return [counts.get(f"c{i}", {}).get("doc_count", 0) for i in range(len(plan.concepts))]
+
+
+def spelling_suggest(plan: QueryPlan) -> dict[str, Any] | None:
+    """The term suggester for the plan's correctable words (`QueryPlan.correctable`)."""
+    words = plan.correctable()
+    if not words:
+        return None
+    return {
+        "text": " ".join(words),
+        "spelling": {
+            "term": {
+                "field": SPELLING_FIELD,
+                "suggest_mode": "missing",
+                "max_edits": 2,
+                "prefix_length": 1,
+                "min_word_length": 3,
+                "size": 3,
+            }
+        },
+    }
+
+
+def corrections(
+    plan: QueryPlan, entries: list[dict[str, Any]], counts: list[int] | None = None
+) -> dict[str, str]:
+    """Word -> the term suggester's closest indexed word within its typo budget (`max_edits`),
+    for the words of the plan that no record holds (`counts`: records matching each concept)."""
+    wanted = set(plan.correctable(counts))
+    found: dict[str, str] = {}
     for entry in entries:
-        word, start, length = entry.get("text", ""), entry.get("offset", 0), entry.get("length", 0)
-        original = fold(text[start : start + length])
-        if original != word:
-            # The analyzer drops a possessive "'s"; keep it. Other offsets we cannot map back.
-            if re.sub(r"['\u2019]s$", "", original) != word:
-                continue
-            length -= 2
+        word = entry.get("text", "")
+        if word not in wanted:
+            continue
         for option in entry.get("options", []):
             candidate = option.get("text", "")
             if candidate and edit_distance(word, candidate) <= max_edits(word):
-                changes.append((start, length, candidate))
+                found[word] = candidate
                 break
-    if not changes:
-        return None
-    corrected = text
-    for start, length, candidate in sorted(changes, reverse=True):
-        corrected = corrected[:start] + candidate + corrected[start + length :]
-    return corrected
+    return found
 
 
 # --- filters and facets ----------------------------------------------------------------------
@@ -203,9 +292,9 @@ return best;
 """
 
 
-def _sort(request: SearchRequest) -> list[dict[str, Any]]:
+def _sort(request: SearchRequest, text: bool) -> list[dict[str, Any]]:
     name = request.effective_sort
-    if name == "relevance" and not request.text.strip():
+    if name == "relevance" and not text:
         name = "soonest"
 
     def field(path: str, order: str, unmapped: str | None = None) -> dict[str, Any]:
@@ -216,7 +305,12 @@ def _sort(request: SearchRequest) -> list[dict[str, Any]]:
 
     keys: list[dict[str, Any]]
     if name == "relevance":
-        keys = [{"_score": {"order": "desc"}}]
+        # Ties: soonest, then most credits.
+        keys = [
+            {"_score": {"order": "desc"}},
+            field("next_start", "asc"),
+            field("cme_credits", "desc"),
+        ]
     elif name == "credits":
         keys = [field("cme_credits", "desc")]
     elif name == "points":
@@ -253,21 +347,27 @@ def _sort(request: SearchRequest) -> list[dict[str, Any]]:
 
 
 def search_body(
-    request: SearchRequest, today: date, text: str | None = None, spelling: bool = False
+    request: SearchRequest,
+    today: date,
+    plan: QueryPlan | None = None,
+    weights: tuple[float, ...] | None = None,
+    spelling: bool = False,
 ) -> dict[str, Any]:
-    """The OpenSearch request for `request` (with `text` instead of request.text if given).
+    """The OpenSearch request for `request`, its text understood as `plan` (by default
+    `indexer.text.understand(request.text)`), the concepts weighted by `weights`.
 
-    `spelling` adds the term suggester that `correction` reads when nothing matches.
+    `spelling` adds the term suggester that `corrections` reads.
     """
-    text = (request.text if text is None else text).strip()
+    if plan is None:
+        plan = understand(request.text.strip())
     query: dict[str, Any] = {"filter": _filters(request, today)}
-    if text:
-        query["must"] = _text_clauses(text)
+    if plan.concepts:
+        query["must"] = [text_query(plan, weights)]
     offset = max(0, request.offset)
     body: dict[str, Any] = {
         "query": {"bool": query},
         "aggs": _aggregations(request),
-        "sort": _sort(replace(request, text=text)),
+        "sort": _sort(request, bool(plan.concepts)),
         "from": offset,
         # OpenSearch refuses from + size beyond its window: the last page is cut short.
         "size": max(0, min(request.per_page, MAX_RESULT_WINDOW - offset)),
@@ -276,20 +376,10 @@ def search_body(
     selections = _selections(request)
     if selections:
         body["post_filter"] = {"bool": {"filter": selections}}
-    if text and spelling:
-        body["suggest"] = {
-            "text": text,
-            "spelling": {
-                "term": {
-                    "field": SPELLING_FIELD,
-                    "suggest_mode": "missing",
-                    "max_edits": 2,
-                    "prefix_length": 1,
-                    "min_word_length": 3,
-                    "size": 3,
-                }
-            },
-        }
+    suggest = spelling_suggest(plan) if spelling else None
+    if suggest:
+        body["suggest"] = suggest
+        body["aggs"].update(concept_frequencies(plan))
     return body
 
 
