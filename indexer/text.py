@@ -25,7 +25,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 
-from indexer.synonyms import one_way_rules, synonym_groups
+from indexer.synonyms import distinct_rules, one_way_rules, synonym_groups
 
 _QUOTED = re.compile(r'"([^"]*)"')
 _WORD = re.compile(r"\w+")
@@ -215,12 +215,18 @@ class Concept:
     A record matches it when it holds the typed `words` (all of them, in any of the text
     fields, or together and in order when `quoted`), or any of the `alternatives` as a phrase
     in one field: the other terms of its synonym group, and a typo's correction.
+
+    `distinct`: different conditions whose names contain the concept's terms ("pulmonary
+    hypertension" for "hypertension", the `!=` rules of synonyms.txt). A record naming one
+    of them (as a phrase) in a prominent field still matches the concept, but gets no
+    prominent-field credit for it.
     """
 
     words: tuple[str, ...]
     quoted: bool = False
     alternatives: tuple[tuple[str, ...], ...] = ()
     corrected: str | None = None  # the correction among the alternatives, if any
+    distinct: tuple[tuple[str, ...], ...] = ()
 
     @property
     def required(self) -> bool:
@@ -234,7 +240,8 @@ class QueryPlan:
 
     A record matches when it matches every required concept and at least `minimum` concepts
     in all; it ranks by how many concepts it matches, then by how many of those it matches in
-    its title, practice areas, boards or keywords, then by the engine's weighted score.
+    its title, practice areas, boards or keywords (unless it names one of the concept's
+    `distinct` conditions there), then by the engine's weighted score.
     """
 
     concepts: tuple[Concept, ...]
@@ -269,7 +276,8 @@ class QueryPlan:
                 # The correction and its own synonyms: "cardiolgy" finds what "cardiology" does.
                 fixed = understand(fix).concepts
                 synonyms = fixed[0].alternatives if len(fixed) == 1 else ()
-                c = Concept(c.words, c.quoted, ((fix,), *synonyms), corrected=fix)
+                distinct = fixed[0].distinct if len(fixed) == 1 else ()
+                c = Concept(c.words, c.quoted, ((fix,), *synonyms), fix, distinct)
             concepts.append(c)
         return QueryPlan(tuple(concepts))
 
@@ -347,6 +355,32 @@ def _alternatives(group: int, typed: Sequence[str]) -> tuple[tuple[str, ...], ..
     return tuple(found)
 
 
+@cache
+def _distinct_index() -> dict[tuple[str, ...], tuple[tuple[str, ...], ...]]:
+    """Stemmed term -> the different conditions whose names contain it (`distinct_rules`)."""
+    index: dict[tuple[str, ...], tuple[tuple[str, ...], ...]] = {}
+    for term, others in distinct_rules():
+        key = stems(ascii_words(term))
+        found = dict.fromkeys(index.get(key, ()))
+        found.update(dict.fromkeys(tuple(ascii_words(o)) for o in others))
+        index[key] = tuple(found)
+    return index
+
+
+def _distinct(
+    group: int | None, typed: Sequence[str], query: frozenset[str]
+) -> tuple[tuple[str, ...], ...]:
+    """The different conditions whose names contain the typed words or a term of their
+    synonym group, but not one the query names (every word of it is in the query, stemmed:
+    a physician who types "pulmonary hypertension" asks for it), nor its kinds ("pulmonary
+    arterial hypertension" holds every word of it)."""
+    terms = [tuple(typed)] + (list(_groups()[0][group]) if group is not None else [])
+    index = _distinct_index()
+    found = {other: set(stems(other)) for term in terms for other in index.get(stems(term), ())}
+    named = [words for words in found.values() if words <= query]
+    return tuple(o for o, words in found.items() if not any(n <= words for n in named))
+
+
 def understand(text: str) -> QueryPlan:
     """The plan of what `text` asks for (see `QueryPlan` and `Concept`).
 
@@ -356,14 +390,18 @@ def understand(text: str) -> QueryPlan:
     """
     # Folded before the quotes are found: a full-width quote (＂) folds to a quote.
     quoted, outside = split_phrases(fold(text))
+    rest = query_words(outside)
+    # Every word typed, stemmed: a distinct condition the query names is not held against it.
+    typed = frozenset(stems([w for p in quoted for w in query_words(p)] + rest))
     concepts: list[Concept] = []
     for phrase in quoted:
         words = tuple(query_words(phrase))
         if words:
             group = synonym_key(words)
             alternatives = _alternatives(group, words) if group is not None else ()
-            concepts.append(Concept(words, True, alternatives))
-    rest = query_words(outside)
+            concepts.append(
+                Concept(words, True, alternatives, None, _distinct(group, words, typed))
+            )
     plain: list[Concept] = []
     stop: list[Concept] = []
     i = 0
@@ -374,11 +412,16 @@ def understand(text: str) -> QueryPlan:
             if group is None and 1 < size <= 3:
                 group = synonym_key(["".join(run)])  # "a fib" for "afib", "ob gyn" for "obgyn"
             if group is not None:
-                plain.append(Concept(tuple(run), False, _alternatives(group, run)))
+                alternatives = _alternatives(group, run)
+                plain.append(
+                    Concept(tuple(run), False, alternatives, None, _distinct(group, run, typed))
+                )
                 i += size
                 break
         else:
-            (stop if rest[i] in STOPWORDS else plain).append(Concept((rest[i],)))
+            word = (rest[i],)
+            concept = Concept(word, distinct=_distinct(None, word, typed))
+            (stop if rest[i] in STOPWORDS else plain).append(concept)
             i += 1
     if not plain and not concepts:
         plain = stop  # nothing but stopwords: search them after all

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from indexer.synonyms import synonym_groups
+from indexer.synonyms import distinct_rules, synonym_groups
 from indexer.text import (
     QueryPlan,
     ascii_words,
@@ -82,3 +82,17 @@ def test_rare_concepts_weigh_more_when_partial_matches_count():
     rare, common = concept_weights([10, 900], 1000, minimum=1)
     assert rare > common and abs(rare + common - 2) < 1e-9
     assert concept_weights([10, 900], 1000, minimum=2) == (1.0, 1.0)
+
+
+def test_a_distinct_condition_contains_its_term_and_is_not_held_against_a_query_naming_it():
+    for term, others in distinct_rules():
+        for other in others:
+            assert f" {term} " in f" {other} " and other != term, (term, other)
+    [htn] = understand("HTN").concepts  # the group's term "hypertension" has the rule
+    assert ("pulmonary", "hypertension") in htn.distinct
+    assert ("diabetes", "insipidus") in understand("diabetes").concepts[0].distinct
+    *_, hypertension = understand("pulmonary hypertension").concepts
+    assert ("pulmonary", "hypertension") not in hypertension.distinct
+    assert ("pulmonary", "arterial", "hypertension") not in hypertension.distinct  # a kind of it
+    assert ("portal", "hypertension") in hypertension.distinct
+    assert understand("asthma").concepts[0].distinct == ()

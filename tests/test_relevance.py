@@ -50,17 +50,10 @@ from tests.test_search_contract import make_engine_for
 ENGINES = ("embedded", "opensearch")
 FLOOR = {category: 3 for category in CATEGORIES} | {"misspelling": 5}
 
-_HYPERTENSION_RANKING = (
-    "ranking: the hypertension synonyms also match 'pulmonary hypertension', and the "
-    "primary-care hypertension course ranks 4th, behind shorter and narrower activities"
-)
-
 # The queries whose floor fails today, measured before the query-side changes
 # (BENCHMARKS.md, "Search relevance"): query -> {engine: why}. Remove an engine (or the
 # query) once it passes; the xfail is strict.
 FAILING_TODAY: dict[str, dict[str, str]] = {
-    "high blood pressure": {"opensearch": _HYPERTENSION_RANKING},
-    "HTN": {"opensearch": _HYPERTENSION_RANKING},
     "pulmonology": {
         "embedded": "ranking: the literal 'Pediatric Pulmonology' practice area ranks first and "
         "the Pulmonary Disease activities (what the synonym maps it to) start at 4th"

@@ -945,3 +945,60 @@ def test_an_embedded_index_from_a_newer_version_is_refused_until_rebuilt(tmp_pat
         search(engine)
     engine.reindex(_delivery_documents())
     assert search(engine).total == 4
+
+
+# --- a term that is part of the name of a different condition -------------------------------
+
+
+@pytest.fixture
+def hypertension_registry(engine):
+    """A primary-care hypertension course, and a pulmonary hypertension one that is shorter,
+    sooner and names hypertension in its title too (the `!=` rules of synonyms.txt)."""
+    provider = f.provider(id=9000, name="Northfield Academy of Medicine")
+    with Session(engine) as session:
+        session.add_all(
+            [
+                f.activity(
+                    id=1,
+                    provider_activity_id="H1",
+                    provider=provider,
+                    title="Hypertension in Primary Care: New Targets and Home Blood Pressure "
+                    "Monitoring for the Busy Clinician",
+                    description="Office and home blood pressure, first-line agents and "
+                    "follow-up in adults.",
+                    keywords=["primary care"],
+                    start_date=TODAY + 40 * DAY,
+                    end_date=TODAY + 41 * DAY,
+                ),
+                f.activity(
+                    id=2,
+                    provider_activity_id="H2",
+                    provider=provider,
+                    title="Pulmonary Hypertension",
+                    description="Pulmonary hypertension and right heart catheterization.",
+                    keywords=["pulmonary hypertension"],
+                    start_date=TODAY + 10 * DAY,
+                    end_date=TODAY + 11 * DAY,
+                ),
+                f.activity(
+                    id=3,
+                    provider_activity_id="H3",
+                    provider=provider,
+                    title="Asthma in Practice",
+                    keywords=["asthma"],
+                ),
+            ]
+        )
+        session.commit()
+    return make_sessionmaker(engine)
+
+
+@pytest.mark.parametrize("query", ["hypertension", "HTN", "high blood pressure"])
+def test_a_different_condition_containing_the_term_ranks_below_the_term_itself(
+    fresh_engine, hypertension_registry, query
+):
+    full_reindex(hypertension_registry, fresh_engine, "hypertension", TODAY)
+    # Pulmonary hypertension is still found (a physician may want it), below hypertension.
+    assert hit_ids(fresh_engine, query) == [1, 2]
+    # Typed, it is what the physician asks for.
+    assert hit_ids(fresh_engine, "pulmonary hypertension")[0] == 2

@@ -24,7 +24,8 @@ PROMINENT_COLUMNS = ("title", "practice_areas", "keywords")
 @dataclass(frozen=True)
 class TextMatch:
     """The plan as FTS5: one expression per concept, and the same within the prominent
-    columns; all of them OR-ed (`any`, for bm25)."""
+    columns (NOT a record naming one of the concept's distinct conditions there); all of
+    them OR-ed (`any`, for bm25)."""
 
     plan: QueryPlan
     concepts: tuple[str, ...]
@@ -54,12 +55,25 @@ def text_match(plan: QueryPlan) -> TextMatch | None:
     if not plan.concepts:
         return None
     expressions = tuple(concept_expression(c) for c in plan.concepts)
-    columns = " ".join(PROMINENT_COLUMNS)
     return TextMatch(
         plan=plan,
         concepts=expressions,
-        prominent=tuple(f"{{{columns}}} : ({e})" for e in expressions),
+        prominent=tuple(
+            prominent_expression(c, e) for c, e in zip(plan.concepts, expressions, strict=True)
+        ),
     )
+
+
+def prominent_expression(concept: Concept, expression: str) -> str:
+    """`expression` within the prominent columns, NOT where those name one of the concept's
+    `distinct` conditions (as a phrase): "Pulmonary Hypertension" in a title is no title
+    match for "hypertension"."""
+    columns = "{" + " ".join(PROMINENT_COLUMNS) + "}"
+    within = f"{columns} : ({expression})"
+    if not concept.distinct:
+        return within
+    others = " OR ".join(sorted({_phrase(d) for d in concept.distinct}))
+    return f"({within}) NOT ({columns} : ({others}))"
 
 
 def corrections(conn: sqlite3.Connection, plan: QueryPlan) -> dict[str, str]:

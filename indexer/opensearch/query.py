@@ -81,9 +81,24 @@ def _concept_query(concept: Concept, fields: list[str]) -> dict[str, Any]:
     return {"dis_max": {"queries": [typed, *alternatives], "tie_breaker": 1.0}}
 
 
+def _prominent_query(concept: Concept) -> dict[str, Any]:
+    """The concept within the prominent fields, except in a record naming one of its
+    `distinct` conditions there (as a phrase): "Pulmonary Hypertension" in a title is no
+    title match for "hypertension"."""
+    prominent = _concept_query(concept, list(PROMINENT_FIELDS))
+    if not concept.distinct:
+        return prominent
+    common = {"fields": list(PROMINENT_FIELDS), "analyzer": TEXT_ANALYZER}
+    others = [
+        {"multi_match": {"query": " ".join(d), "type": "phrase", **common}}
+        for d in concept.distinct
+    ]
+    return {"bool": {"must": [prominent], "must_not": others}}
+
+
 def _concept_clause(concept: Concept, weight: float) -> dict[str, Any]:
     anywhere = _concept_query(concept, list(BOOSTED_FIELDS))
-    prominent = _concept_query(concept, list(PROMINENT_FIELDS))
+    prominent = _prominent_query(concept)
     return {
         "bool": {
             "should": [
