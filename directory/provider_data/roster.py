@@ -21,8 +21,8 @@ A provider whose row changes gets a new `updated_at`, so the next incremental sy
 its activities: a provider put on probation leaves the directory then.
 
 The work is bounded: a file over `MAX_ROSTER_BYTES` or of more than `MAX_PROVIDERS` providers
-is refused at once, and the report lists the first `MAX_REPORTED_PROBLEMS` errors, counting
-the rest. The CSV and Excel readers' safety is the activity files' own: the encoding is
+is refused at once, and the report lists the first `batch.MAX_REPORTED_PROBLEMS` errors,
+counting the rest, as an activity file's does. The CSV and Excel readers' safety is the activity files' own: the encoding is
 settled before any row is read, a workbook is checked as a zip before openpyxl opens it, and
 a formula is an error on its row, never calculated.
 """
@@ -43,7 +43,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from directory.provider_data import files
-from directory.provider_data.batch import Message
+from directory.provider_data.batch import BatchReport, Message
 from directory.provider_data.formats import csv_format, xlsx_format
 from directory.provider_data.formats.rows import FORMULA_MESSAGE, Cell, too_many_rows
 from directory.provider_data.reading import FileRejected, human_size
@@ -55,7 +55,6 @@ from directory.registry.reference import Reference, reference
 __all__ = [
     "FIELDS",
     "MAX_PROVIDERS",
-    "MAX_REPORTED_PROBLEMS",
     "MAX_ROSTER_BYTES",
     "FileRejected",
     "Roster",
@@ -79,7 +78,6 @@ MAX_PROVIDERS = 20_000
 # its last): a sheet of a million empty rows is refused in a moment.
 MAX_ROSTER_ROWS = 2 * MAX_PROVIDERS
 MAX_ROSTER_CELLS = 50 * MAX_ROSTER_ROWS
-MAX_REPORTED_PROBLEMS = 200
 ACCEPTED_EXTENSIONS = (".csv", ".xlsx")
 CHUNK = 500
 
@@ -489,51 +487,15 @@ def read_roster(filename: str, data: bytes, ref: Reference | None = None) -> Ros
 
 
 @dataclass
-class RosterReport:
-    """What a roster import did (or, for a dry run or a roster with errors, would do)."""
+class RosterReport(BatchReport):
+    """What a roster import did (or, for a dry run or a roster with errors, would do): an
+    activity import's report, listing and counting problems the same way, with accreditor's
+    provider ids, in file order, in `created`, `updated` and `unchanged`."""
 
-    # Accreditor's provider ids, in file order.
-    created: list[str] = field(default_factory=list)
-    updated: list[str] = field(default_factory=list)
-    unchanged: list[str] = field(default_factory=list)
-    errors: list[Message] = field(default_factory=list)
-    warnings: list[Message] = field(default_factory=list)
-    error_count: int = 0
-    written: bool = False
     dry_run: bool = False
 
-    @property
-    def ok(self) -> bool:
-        return not self.errors
-
-    def add(self, message: Message) -> None:
-        self.error_count += 1
-        if len(self.errors) < MAX_REPORTED_PROBLEMS:
-            self.errors.append(message)
-
-    def close(self) -> None:
-        hidden = self.error_count - len(self.errors)
-        if hidden > 0:
-            self.errors.append(
-                Message(
-                    "file",
-                    "more problems",
-                    f"and {hidden:,} more problems (not listed); fix those above and send "
-                    "the file again",
-                )
-            )
-
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "written": self.written,
-            "dry_run": self.dry_run,
-            "created": len(self.created),
-            "updated": len(self.updated),
-            "unchanged": len(self.unchanged),
-            "error_count": self.error_count,
-            "errors": [m.as_dict() for m in self.errors],
-            "warnings": [m.as_dict() for m in self.warnings],
-        }
+        return {**super().as_dict(), "dry_run": self.dry_run}
 
 
 def _stored(provider: Provider | None) -> dict[str, Any]:
@@ -613,7 +575,8 @@ def import_roster(
     is not a dry run, create and update the providers, all in one transaction."""
     ref = ref or reference()
     report = RosterReport(dry_run=dry_run)
-    report.warnings = [Message("file", w.field, w.message, "warning") for w in roster.warnings]
+    for w in roster.warnings:
+        report.add(Message("file", w.field, w.message, "warning"), "warning")
     with sessions.begin() as session:
         ids = sorted(
             {r.values["accreditor_id"] for r in roster.rows if r.values.get("accreditor_id")}
@@ -635,7 +598,7 @@ def import_roster(
             if namesake is not None and accreditor_id:
                 problems.append(namesake_problem(namesake, accreditor_id))
             for p in problems:
-                report.add(Message(row.location, p.field, p.message, p.severity))
+                report.add(Message(row.location, p.field, p.message, p.severity), p.severity)
             plans.append((accreditor_id or "", found, merged))
         report.close()
         for accreditor_id, found, merged in plans:
