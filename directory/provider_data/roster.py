@@ -29,13 +29,11 @@ a formula is an error on its row, never calculated.
 
 from __future__ import annotations
 
-import csv
 import difflib
 import os
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from itertools import chain
 from types import SimpleNamespace
 from typing import Any, cast
 
@@ -45,7 +43,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from directory.provider_data import files
 from directory.provider_data.batch import BatchReport, Message
 from directory.provider_data.formats import csv_format, xlsx_format
-from directory.provider_data.formats.rows import FORMULA_MESSAGE, Cell, too_many_rows
+from directory.provider_data.formats.rows import FORMULA_MESSAGE, Cell
 from directory.provider_data.reading import FileRejected, human_size
 from directory.provider_data.values import is_empty, printable, text_problem
 from directory.registry import rules
@@ -345,29 +343,7 @@ def _header(cells: list[Cell]) -> list[RosterField | None]:
 
 def _csv_rows(data: bytes, warnings: list[rules.Problem]) -> Iterator[tuple[int, list[Cell]]]:
     encoding = csv_format.encoding(data, warnings)
-    lines = csv_format._text_lines(data, encoding)
-    first = next(lines, None)
-    if first is None:
-        raise FileRejected("the file is empty")
-    reader = csv.reader(chain([first], lines), delimiter=csv_format.delimiter(first))
-    number = 0
-    try:
-        for number, row in enumerate(reader, start=1):
-            if number > MAX_ROSTER_ROWS:
-                raise FileRejected(too_many_rows(MAX_ROSTER_ROWS))
-            yield (
-                number,
-                [
-                    Cell(
-                        text, "formula" if text.lstrip().startswith("=") else "value", str(i), i - 1
-                    )
-                    for i, text in enumerate(row, start=1)
-                ],
-            )
-    except csv.Error as e:
-        raise FileRejected(
-            f"row {number + 1}: the CSV cannot be read: {csv_format._csv_problem(e)}"
-        ) from e
+    return csv_format.cells(data, encoding, max_rows=MAX_ROSTER_ROWS)
 
 
 def _xlsx_rows(data: bytes) -> Iterator[tuple[int, list[Cell]]]:
@@ -379,7 +355,7 @@ def _xlsx_rows(data: bytes) -> Iterator[tuple[int, list[Cell]]]:
         max_shared_strings=files.MAX_XLSX_SHARED_STRINGS,
         max_unsized_sheet_bytes=files.MAX_XLSX_UNSIZED_SHEET_BYTES,
     )
-    return xlsx_format._cells(data, max_rows=MAX_ROSTER_ROWS, max_cells=MAX_ROSTER_CELLS)
+    return xlsx_format.cells(data, max_rows=MAX_ROSTER_ROWS, max_cells=MAX_ROSTER_CELLS)
 
 
 def _extension(filename: str) -> str:

@@ -160,9 +160,10 @@ def _csv_problem(error: csv.Error) -> str:
     return 'check the quotes (") and line breaks on this row: a cell holding a line break must be quoted'
 
 
-def read(data: bytes, encoding: str, *, max_rows: int) -> Iterator[Activity]:
-    """The file's activities, one per row after the header; `encoding` is from `encoding()`.
-    A file going past row `max_rows` (counting empty rows) is refused."""
+def cells(data: bytes, encoding: str, *, max_rows: int) -> Iterator[tuple[int, list[Cell]]]:
+    """Every row of the file, the header first, as (row number, its cells); `encoding` is from
+    `encoding()`. A file going past row `max_rows` (counting empty rows) is refused, and so is
+    one the csv module cannot read, naming the row. Activity files and rosters read this."""
     lines = _text_lines(data, encoding)
     first = next(lines, None)
     if first is None:
@@ -170,21 +171,32 @@ def read(data: bytes, encoding: str, *, max_rows: int) -> Iterator[Activity]:
     reader = csv.reader(chain([first], lines), delimiter=delimiter(first))
     number = 0
     try:
-        header = next(reader)
-        number = 1
-        columns = header_columns(header)
-        for number, row in enumerate(reader, start=2):
+        for number, row in enumerate(reader, start=1):
             if number > max_rows:
                 raise FileRejected(too_many_rows(max_rows))
-            if not any(cell.strip() for cell in row):
-                continue
-            cells = [
-                Cell(text, "formula" if text.lstrip().startswith("=") else "value", str(i), i - 1)
-                for i, text in enumerate(row, start=1)
-            ]
-            yield row_activity(number, columns, cells)
+            yield (
+                number,
+                [
+                    Cell(
+                        text, "formula" if text.lstrip().startswith("=") else "value", str(i), i - 1
+                    )
+                    for i, text in enumerate(row, start=1)
+                ],
+            )
     except csv.Error as e:
         raise FileRejected(f"row {number + 1}: the CSV cannot be read: {_csv_problem(e)}") from e
+
+
+def read(data: bytes, encoding: str, *, max_rows: int) -> Iterator[Activity]:
+    """The file's activities, one per row after the header; `encoding` is from `encoding()`.
+    A file going past row `max_rows` (counting empty rows) is refused."""
+    rows = cells(data, encoding, max_rows=max_rows)
+    _, header = next(rows)
+    columns = header_columns([c.value for c in header])
+    for number, row in rows:
+        if not any(c.value.strip() for c in row):
+            continue
+        yield row_activity(number, columns, row)
 
 
 def write(rows: list[list[Any]]) -> bytes:

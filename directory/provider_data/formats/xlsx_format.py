@@ -210,7 +210,7 @@ def read(data: bytes, *, max_rows: int, max_cells: int) -> Iterator[Activity]:
     """The workbook's activities, one per non-empty row after the header; `check` first. A
     sheet going on past row `max_rows`, or past `max_cells` cells (empty ones within a row
     included), is refused when reading reaches it."""
-    rows = _cells(data, max_rows=max_rows, max_cells=max_cells)
+    rows = cells(data, max_rows=max_rows, max_cells=max_cells)
     header = next(rows, None)
     if header is None:
         raise FileRejected("the sheet is empty: row 1 should hold the headers")
@@ -218,15 +218,16 @@ def read(data: bytes, *, max_rows: int, max_cells: int) -> Iterator[Activity]:
     for cell in header[1]:
         headers[cell.position] = cell.value
     columns = header_columns(headers)
-    for number, cells in rows:
-        if all(c.kind == "value" and is_empty(c.value) for c in cells):
+    for number, row in rows:
+        if all(c.kind == "value" and is_empty(c.value) for c in row):
             continue
-        yield row_activity(number, columns, cells)
+        yield row_activity(number, columns, row)
 
 
-def _cells(data: bytes, *, max_rows: int, max_cells: int) -> Iterator[tuple[int, list[Cell]]]:
+def cells(data: bytes, *, max_rows: int, max_cells: int) -> Iterator[tuple[int, list[Cell]]]:
     """The worksheet's rows as (row number, the cells holding something); a workbook that
-    cannot be read, even halfway through, raises FileRejected."""
+    cannot be read, even halfway through, raises FileRejected. `check` first. Activity files
+    and rosters read this."""
     from openpyxl import load_workbook  # imported when needed: it is slow to import
     from openpyxl.utils import get_column_letter
 
