@@ -6,35 +6,21 @@ HTML result card, the JSON API's hit and the widget all render exactly this.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from datetime import date
 from typing import Any
-from urllib.parse import urlsplit
 
+from directory.registry import rules
 from directory.search import ONLINE_DELIVERY, SCOPE_SEPARATOR
-
-# Whitespace and control characters of any script (browsers strip some inside a URL and would
-# then read "java\tscript:" as "javascript:"), and backslashes, which they read as "/".
-_NOT_IN_HREF = re.compile(r"[\s\x00-\x1f\x7f-\x9f\\\u2028\u2029\u200b-\u200f\ufeff]")
 
 
 def safe_href(url: str | None) -> str | None:
-    """`url` if it may be a link on our pages: absolute http(s) with a host, nothing a browser
-    would read differently from us; else None, and it is not rendered as a link at all.
-
-    The registry checks providers' URLs when they are written; this checks them again on the
-    way out, for rows written before or around that check."""
-    if not isinstance(url, str) or not url or _NOT_IN_HREF.search(url):
-        return None
-    try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 - a malformed port raises
-    except ValueError:
-        return None
-    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-        return None
-    return url
+    """`url` if it may be a link on our pages, else None, and it is not rendered as a link at
+    all: the registry's own rule for providers' links (`rules.safe_url`: absolute http(s) with
+    a host, no white space, control or format character a browser would read differently
+    from us), applied again on the way out for rows written before or around that check. An
+    address with surrounding white space is not one a provider's check let through."""
+    return url if isinstance(url, str) and rules.safe_url(url) == url else None
 
 
 def _d(iso: str | None) -> date | None:
