@@ -36,7 +36,7 @@ from directory.registry.models import (
     utcnow,
     with_children,
 )
-from directory.registry.reference import fold_name, reference
+from directory.registry.reference import reference
 
 CHUNK = 500
 # Errors, and warnings, listed one by one in a report; the rest are counted. Read when a
@@ -204,8 +204,7 @@ def _canonical_names(board_code: str, name: str, values: Iterable[str]) -> list[
         if board is not None and name == "practice_areas":
             canonical = board.canonical_area(value)
         elif board is not None and name == "credit_types":
-            folded = fold_name(value)
-            canonical = next((t for t in board.credit_type_names if fold_name(t) == folded), None)
+            canonical = board.canonical_credit_type(value)
         elif name == "content_areas":
             canonical = ref.canonical_outline_path(value)
         value = canonical or value

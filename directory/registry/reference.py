@@ -104,6 +104,14 @@ class Board:
         current = self._exact.get(name)
         return current if current is not None else self._folded.get(fold_name(name))
 
+    def canonical_credit_type(self, name: str) -> str | None:
+        """The board's own name for the credit type `name` as written ("medical knowledge"
+        -> "Medical Knowledge"), compared under fold_name; None when the board offers none
+        of that name (an error, unlike an area off the list: the credit types are the
+        boards' fixed vocabulary)."""
+        folded = fold_name(name)
+        return next((t for t in self.credit_type_names if fold_name(t) == folded), None)
+
 
 @dataclass(frozen=True)
 class Format:
