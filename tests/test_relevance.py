@@ -53,16 +53,7 @@ FLOOR = {category: 3 for category in CATEGORIES} | {"misspelling": 5}
 # The queries whose floor fails today, measured before the query-side changes
 # (BENCHMARKS.md, "Search relevance"): query -> {engine: why}. Remove an engine (or the
 # query) once it passes; the xfail is strict.
-FAILING_TODAY: dict[str, dict[str, str]] = {
-    "pulmonology": {
-        "embedded": "ranking: the literal 'Pediatric Pulmonology' practice area ranks first and "
-        "the Pulmonary Disease activities (what the synonym maps it to) start at 4th"
-    },
-    "hospital medicine": {
-        "embedded": "ranking: 'Hospital Medicine Update 2027' (the title is the query) ranks 6th "
-        "among the many activities whose practice area is Hospital Medicine"
-    },
-}
+FAILING_TODAY: dict[str, dict[str, str]] = {}
 
 QUERIES = load_judgements()
 

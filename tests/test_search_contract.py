@@ -865,19 +865,23 @@ def test_a_sync_skips_a_record_that_cannot_be_indexed_and_goes_on_with_the_rest(
 
 # --- an embedded index file an older version wrote ----------------------------------------------
 #
-# Before delivery was one value, the embedded file held "both" as ["in person", "online"], and
-# had no version (user_version 0). Such a file is upgraded where it lies the first time it is
+# Before delivery was one value, the embedded file held "both" as ["in person", "online"], had
+# no per-column score tables, and had no version (user_version 0). Such a file is upgraded where it lies the first time it is
 # opened, so an upgrade of the code never shows "online only" counts that include "both".
 
 
 def _written_before_delivery_was_one_value(path):
-    """Rewrite an index file as the previous version wrote it."""
+    """Rewrite an index file as the first version wrote it."""
     import json
     import sqlite3
+
+    from indexer.embedded import store
 
     conn = sqlite3.connect(path, isolation_level=None)
     rows = conn.execute("SELECT id, body FROM docs").fetchall()
     conn.execute("BEGIN")
+    for table, _ in store.SCORE_TABLES:  # version 3 added them
+        conn.execute(f"DROP TABLE {table}")
     conn.execute("DELETE FROM facets WHERE facet = 'delivery'")
     for doc_id, body in rows:
         doc = json.loads(body)
@@ -1002,3 +1006,80 @@ def test_a_different_condition_containing_the_term_ranks_below_the_term_itself(
     assert hit_ids(fresh_engine, query) == [1, 2]
     # Typed, it is what the physician asks for.
     assert hit_ids(fresh_engine, "pulmonary hypertension")[0] == 2
+
+
+# --- a field's match scored by that field's length -------------------------------------------
+
+
+@pytest.fixture
+def hospital_registry(engine):
+    """Two hospital medicine courses: one whose title is the query and whose description is
+    long, one that names the specialty only as its practice area and says little else."""
+    provider = f.provider(id=9000, name="Northfield Academy of Medicine")
+    long_description = " ".join(
+        ["Perioperative care, sepsis, delirium, transitions of care and discharge planning"] * 12
+    )
+    with Session(engine) as session:
+        session.add_all(
+            [
+                f.activity(
+                    id=1,
+                    provider_activity_id="HM1",
+                    provider=provider,
+                    title="Hospital Medicine Update",
+                    description=long_description,
+                    keywords=[],
+                    objectives=["Apply this year's inpatient guidelines"] * 6,
+                    moc=[f.abim(practice_areas=["Hospital Medicine"])],
+                    start_date=TODAY + 40 * DAY,
+                    end_date=TODAY + 41 * DAY,
+                ),
+                f.activity(
+                    id=2,
+                    provider_activity_id="HM2",
+                    provider=provider,
+                    title="Acute Kidney Injury",
+                    description="Creatinine.",
+                    keywords=[],
+                    objectives=[],
+                    moc=[f.abim(practice_areas=["Hospital Medicine"])],
+                    start_date=TODAY + 10 * DAY,
+                    end_date=TODAY + 11 * DAY,
+                ),
+            ]
+        )
+        session.commit()
+    return make_sessionmaker(engine)
+
+
+def test_a_title_naming_the_query_outranks_a_shorter_record_naming_it_once(
+    fresh_engine, hospital_registry
+):
+    """Each field is scored by its own length: a long description does not dilute a title
+    match (FTS5's bm25 alone normalises by the whole record)."""
+    full_reindex(hospital_registry, fresh_engine, "hospital", TODAY)
+    assert hit_ids(fresh_engine, "hospital medicine") == [1, 2]
+
+
+def test_the_embedded_score_tables_forget_a_replaced_or_removed_text(tmp_path):
+    """The per-column score tables are contentless: a document's old words must leave them
+    when it is replaced or removed, or they would score words the record no longer has."""
+    import sqlite3
+
+    from indexer.document import to_document
+
+    path = tmp_path / "search.sqlite3"
+    engine = EmbeddedEngine(path)
+    docs = [
+        to_document(f.activity(id=i, provider_activity_id=f"T{i}", title=title), TODAY)
+        for i, title in ((1, "Asthma Review"), (2, "Gout Review"))
+    ]
+    engine.reindex(docs)
+    engine.upsert([dict(docs[0], title="Psoriasis Review")])
+    engine.delete([2])
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE VIRTUAL TABLE temp.title_terms USING fts5vocab(main, score_title, row)")
+    terms = dict(conn.execute("SELECT term, doc FROM temp.title_terms").fetchall())
+    conn.close()
+    assert terms == {"psoriasi": 1, "review": 1}
+    assert hit_ids(engine, "psoriasis") == [1]

@@ -5,7 +5,9 @@ Every value is a bound "?" parameter; the SQL itself is assembled from fixed fra
 
 Text is matched once, into a temporary table `text_hits`: for each record matching enough of
 the query's concepts (`indexer.text.QueryPlan`), how many it matches, how many of those in its
-title, practice areas or keywords, and its weighted bm25 score. Filters, facets and the
+title, practice areas or keywords, and its score: each column's bm25 (from its own score
+table, `indexer.embedded.store.SCORE_TABLES`) times the column's weight, summed, as
+OpenSearch scores fields. Filters, facets and the
 relevance sort all read that table.
 
 Facet counts are plain GROUP BYs over the (facet, value, doc) table. Each distinct set of
@@ -30,7 +32,7 @@ from directory.search import (
     facet_label,
 )
 from indexer.embedded.matching import TextMatch
-from indexer.embedded.store import WEIGHTS
+from indexer.embedded.store import SCORE_TABLES, WEIGHTS
 from indexer.engine import Suggestion
 from indexer.text import weights
 
@@ -89,12 +91,14 @@ def _text_hits(conn: sqlite3.Connection, text: TextMatch) -> None:
         " AND count(DISTINCT h.concept) >= ?",
         [sum(c.required for c in plan.concepts), plan.minimum],
     )
-    bm25_weights = ", ".join(f"{w:g}" for w in WEIGHTS)
-    conn.execute(
-        f"UPDATE temp.text_hits SET rank = r.rank FROM (SELECT rowid AS rid, bm25(fts, {bm25_weights})"
-        " AS rank FROM fts WHERE fts MATCH ?) r WHERE r.rid = text_hits.id",
-        (text.any,),
-    )
+    # bm25() is negative: lower ranks first.
+    for (table, _), weight in zip(SCORE_TABLES, WEIGHTS, strict=True):
+        conn.execute(
+            f"UPDATE temp.text_hits SET rank = rank + ? * r.score FROM (SELECT rowid AS rid,"
+            f" bm25({table}) AS score FROM {table} WHERE {table} MATCH ?) r"
+            " WHERE r.rid = text_hits.id",
+            (weight, text.any),
+        )
 
 
 def search(

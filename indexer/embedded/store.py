@@ -2,7 +2,10 @@
 
 Layout of the index file:
 - docs: one row per document, the JSON body plus the columns filters and sorts read;
-- fts: FTS5 table over the searchable text (rowid = document id), weighted per column;
+- fts: FTS5 table over the searchable text (rowid = document id), one column per field group:
+  what a query matches;
+- score_<column>: one contentless FTS5 table per column of fts, holding that column alone:
+  what a match is scored by (see SCORE_TABLES);
 - facets: (facet, value, doc_id) rows, one per value a document has for a facet;
 - labels: the name of each provider id, for the provider facet;
 - deadlines: (doc_id, board, points, deadline) for per-board sorts and the claim window;
@@ -56,6 +59,15 @@ _UNINDEXED = set(TEXT_FIELD_NAMES) - {f for _, fields in FTS_COLUMNS for f in fi
 if _UNINDEXED:
     raise RuntimeError(f"text fields without an FTS5 column: {sorted(_UNINDEXED)}")
 
+# One FTS5 table per fts column, for scoring: FTS5's bm25 normalises a match by the length of
+# the whole row, so a title match counted less in a record with a long description, and a
+# term's weight was summed over columns before it saturated (a record naming the query in its
+# title and its practice areas gained little over one naming it once). OpenSearch scores each
+# field on its own (its length, its term frequencies) and adds the fields' scores, each times
+# its weight; one table per column is the same rule in FTS5's terms. Contentless
+# (content=''): they store the index, not the text, which fts already holds.
+SCORE_TABLES = tuple((f"score_{column}", column) for column in TEXT_COLUMNS)
+
 # The fields whose words typos are corrected against, and what typeahead suggests whole.
 WORD_FIELDS = ("title", "provider_name", "keywords", "practice_area_names", "board_names")
 SUGGESTION_FIELDS = (
@@ -67,7 +79,7 @@ SUGGESTION_FIELDS = (
 # The version of the layout below and of the documents in it (`indexer.document`). Bump it
 # with any change to SCHEMA, to what `insert` derives from a document, or to the documents'
 # shape, and add the step that brings a file of the previous version up to it to MIGRATIONS.
-VERSION = 2
+VERSION = 3
 
 
 def fts_text(text: str) -> str:
@@ -86,6 +98,13 @@ def _fold_possessives(conn: sqlite3.Connection) -> None:
             changed.append((*folded, rowid))
     assignments = ", ".join(f"{c} = ?" for c in TEXT_COLUMNS)
     conn.executemany(f"UPDATE fts SET {assignments} WHERE rowid = ?", changed)
+
+
+def _score_tables(conn: sqlite3.Connection) -> None:
+    """2 -> 3: the per-column score tables, filled from fts."""
+    for table, column in SCORE_TABLES:
+        conn.execute(_SCORE_TABLE.format(table=table, column=column))
+        conn.execute(f"INSERT INTO {table} (rowid, {column}) SELECT rowid, {column} FROM fts")
 
 
 # What brings a file of version n - 1 to version n, run by `upgrade` in one transaction: SQL
@@ -109,9 +128,14 @@ MIGRATIONS: Mapping[int, str | Callable[[sqlite3.Connection], None]] = {
             WHERE coalesce(json_extract(body, '$.delivery'), '') <> '';
     """,
     2: _fold_possessives,
+    3: _score_tables,
 }
 if sorted(MIGRATIONS) != list(range(1, VERSION + 1)):
     raise RuntimeError(f"MIGRATIONS must have one step for each version up to {VERSION}")
+
+_SCORE_TABLE = (
+    f"CREATE VIRTUAL TABLE {{table}} USING fts5({{column}}, content='', tokenize='{TOKENIZER}')"
+)
 
 SCHEMA = f"""
 PRAGMA user_version = {VERSION};
@@ -145,7 +169,7 @@ CREATE TABLE suggestions (
     PRIMARY KEY (kind, text)
 ) WITHOUT ROWID;
 CREATE INDEX suggestions_by_folded ON suggestions (folded);
-"""
+""" + "".join(f"{_SCORE_TABLE.format(table=t, column=c)};\n" for t, c in SCORE_TABLES)
 
 
 def folded_words(text: str) -> list[str]:
@@ -227,6 +251,15 @@ def remove(conn: sqlite3.Connection, ids: list[int]) -> None:
     for chunk_start in range(0, len(ids), 500):
         chunk = ids[chunk_start : chunk_start + 500]
         marks = ",".join("?" * len(chunk))
+        # A contentless table forgets a row only when told its text: read it from fts first.
+        rows = conn.execute(
+            f"SELECT rowid, {', '.join(TEXT_COLUMNS)} FROM fts WHERE rowid IN ({marks})", chunk
+        ).fetchall()
+        for i, (table, column) in enumerate(SCORE_TABLES, start=1):
+            conn.executemany(
+                f"INSERT INTO {table} ({table}, rowid, {column}) VALUES ('delete', ?, ?)",
+                [(row[0], row[i]) for row in rows if row[i] is not None],
+            )
         # Words and suggestions are left as they are: a stale one costs a wasted lookup.
         for sql in (
             f"DELETE FROM docs WHERE id IN ({marks})",
@@ -255,20 +288,25 @@ def insert(conn: sqlite3.Connection, docs: list[SearchDocument]) -> None:
             for d in docs
         ],
     )  # fmt: skip
+    texts = [
+        (
+            d["id"],
+            *(
+                fts_text(" | ".join(t for f in fields for t in _texts(d, f)))
+                for _, fields in FTS_COLUMNS
+            ),
+        )
+        for d in docs
+    ]
     conn.executemany(
         f"INSERT INTO fts (rowid, {', '.join(TEXT_COLUMNS)})"
         f" VALUES (?, {', '.join('?' * len(TEXT_COLUMNS))})",
-        [
-            (
-                d["id"],
-                *(
-                    fts_text(" | ".join(t for f in fields for t in _texts(d, f)))
-                    for _, fields in FTS_COLUMNS
-                ),
-            )
-            for d in docs
-        ],
+        texts,
     )
+    for i, (table, column) in enumerate(SCORE_TABLES, start=1):
+        conn.executemany(
+            f"INSERT INTO {table} (rowid, {column}) VALUES (?, ?)", [(t[0], t[i]) for t in texts]
+        )
     facet_rows = []
     for d in docs:
         for facet in FACETS:
