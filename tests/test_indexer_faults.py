@@ -264,7 +264,7 @@ def test_an_embedded_engine_that_fails_raises_and_records_no_progress(
     with sessions.begin() as session:
         session.get(Activity, 2).title = "Course 2, revised"
 
-    def disk_full(conn, docs):
+    def disk_full(conn, docs, pending):
         raise sqlite3.OperationalError("database or disk is full")
 
     monkeypatch.setattr("indexer.embedded.store.insert", disk_full)

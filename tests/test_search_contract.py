@@ -871,25 +871,43 @@ def test_a_sync_skips_a_record_that_cannot_be_indexed_and_goes_on_with_the_rest(
 
 
 def _written_before_delivery_was_one_value(path):
-    """Rewrite an index file as the first version wrote it."""
+    """Rewrite an index file as the first version wrote it: no score tables (version 3), facet
+    counts from (facet, value, doc) rows instead of bitmaps (version 4), and "both" as a list."""
     import json
     import sqlite3
 
+    from directory.search import FACETS
     from indexer.embedded import store
 
     conn = sqlite3.connect(path, isolation_level=None)
     rows = conn.execute("SELECT id, body FROM docs").fetchall()
     conn.execute("BEGIN")
-    for table, _ in store.SCORE_TABLES:  # version 3 added them
+    for table, _ in store.SCORE_TABLES:
         conn.execute(f"DROP TABLE {table}")
-    conn.execute("DELETE FROM facets WHERE facet = 'delivery'")
+    for table in ("bitmaps", "meta"):
+        conn.execute(f"DROP TABLE {table}")
+    for index in ("soonest", "credits", "points", "deadline", "newest"):
+        conn.execute(f"DROP INDEX docs_{index}")
+    for index in ("points", "dates"):
+        conn.execute(f"DROP INDEX deadlines_{index}")
+    conn.execute(
+        "CREATE TABLE facets (facet TEXT NOT NULL, value TEXT NOT NULL, doc_id INTEGER NOT NULL,"
+        " PRIMARY KEY (facet, value, doc_id)) WITHOUT ROWID"
+    )
     for doc_id, body in rows:
         doc = json.loads(body)
         doc["delivery"] = {"both": ["in person", "online"]}.get(doc["delivery"], [doc["delivery"]])
         conn.execute("UPDATE docs SET body = ? WHERE id = ?", (json.dumps(doc), doc_id))
-        conn.executemany(
-            "INSERT INTO facets VALUES ('delivery', ?, ?)", [(v, doc_id) for v in doc["delivery"]]
-        )
+        for facet in FACETS:
+            value = doc.get(facet.name)
+            conn.executemany(
+                "INSERT OR IGNORE INTO facets VALUES (?, ?, ?)",
+                [
+                    (facet.name, str(v), doc_id)
+                    for v in (value if isinstance(value, list) else [value])
+                    if v not in (None, "")
+                ],
+            )
     conn.execute("COMMIT")
     conn.execute("PRAGMA user_version = 0")
     conn.close()
@@ -1083,3 +1101,82 @@ def test_the_embedded_score_tables_forget_a_replaced_or_removed_text(tmp_path):
     conn.close()
     assert terms == {"psoriasi": 1, "review": 1}
     assert hit_ids(engine, "psoriasis") == [1]
+
+
+# --- the embedded engine's two ways of reading a page ---------------------------------------
+
+PAGE_REQUESTS = [
+    {},
+    {"sort": "credits"},
+    {"sort": "newest"},
+    {"sort": "points"},
+    {"sort": "points", "board": "ABIM"},
+    {"sort": "deadline"},
+    {"sort": "deadline", "board": ["ABIM", "ABP"]},
+    {"sort": "deadline", "board": "ABA", "page": "2"},
+    {"board": "ABIM", "when": "upcoming", "page": "3"},
+    {"state": ["CA", "NY"], "sort": "credits"},
+    {"fee": "free", "sort": "points", "board": "ABP", "page": "2"},
+]
+
+
+@pytest.fixture(scope="module")
+def embedded_engine(sessions, tmp_path_factory):
+    engine = EmbeddedEngine(tmp_path_factory.mktemp("pages") / "search.sqlite3")
+    full_reindex(sessions, engine, "contract-pages", TODAY)
+    return engine
+
+
+@pytest.mark.parametrize("args", PAGE_REQUESTS, ids=str)
+def test_an_embedded_page_is_the_same_read_from_an_index_or_looked_up(
+    embedded_engine, args, monkeypatch
+):
+    """Many matches: the sort's index is walked until the page is full; few: the matches are
+    looked up and sorted (indexer.embedded.query.walks). Both must give the same page."""
+    from indexer.embedded import query
+
+    request = parse_request(
+        MultiDict([(k, x) for k, v in args.items() for x in (v if isinstance(v, list) else [v])])
+    )
+    monkeypatch.setattr(query, "walks", lambda matches, end, documents: True)
+    walked = embedded_engine.search(request, TODAY)
+    monkeypatch.setattr(query, "walks", lambda matches, end, documents: False)
+    looked_up = embedded_engine.search(request, TODAY)
+    assert walked.total == looked_up.total > 0
+    assert [h["id"] for h in walked.hits] == [h["id"] for h in looked_up.hits]
+    assert len(walked.hits) == min(20, walked.total - 20 * (int(args.get("page", 1)) - 1))
+
+
+def test_embedded_counts_stay_true_through_upserts_and_deletes(sessions, tmp_path):
+    """The bitmaps are changed in place by each write (indexer.embedded.bitmaps.Pending):
+    after replacing, refusing and removing documents, every count must still be what the
+    documents the index holds say."""
+    import random
+    from collections import Counter
+
+    engine = EmbeddedEngine(tmp_path / "search.sqlite3")
+    docs = list(iter_documents(sessions, TODAY))[:400]
+    engine.reindex(docs[:300])
+    rng = random.Random(7)
+    for _ in range(5):
+        changed = [
+            dict(d, fee=rng.choice(["free", "paid"]), delivery=rng.choice(["online", "both"]))
+            for d in rng.sample(docs, 60)
+        ]
+        changed.append(dict(docs[0], title="\ud83d not Unicode"))  # refused: the old one goes
+        engine.upsert(changed)
+        engine.delete([d["id"] for d in rng.sample(docs, 20)])
+
+    held = engine.documents(sorted(engine.ids()))
+    listed = [d for d in held.values() if d["end_date"] >= TODAY.isoformat()]
+    result = engine.search(parse_request({"per_page": "1"}), TODAY)
+    assert result.total == len(listed)
+    for facet in FACETS:
+        expected = Counter(
+            str(v)
+            for d in listed
+            for v in (d[facet.name] if isinstance(d[facet.name], list) else [d[facet.name]])
+            if v not in (None, "")
+        )
+        top = dict(sorted(expected.items(), key=lambda kv: (-kv[1], kv[0]))[: facet.size])
+        assert result.counts(facet.name) == top, facet.name

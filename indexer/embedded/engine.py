@@ -1,14 +1,18 @@
 """The embedded search engine: SQLite FTS5 in one file beside the registry, no server.
 
 Why SQLite FTS5: it ships with Python, ranks with BM25, stems (porter) and folds accents
-(unicode61 remove_diacritics), and facet counts are plain SQL GROUP BYs over a
-(facet, value, doc) table. A small deployment gets real search with nothing to install.
+(unicode61 remove_diacritics); beside it, compressed bitmaps (`indexer.embedded.bitmaps`)
+count facets and apply filters without reading rows. A small deployment gets real search
+with nothing to install.
 
 The class ties together, for one index file:
 - `indexer.embedded.store`: the file's tables and writing documents into them;
 - `indexer.embedded.matching`: the shared query plan (`indexer.text.understand`) as FTS5
   MATCH expressions, and typo corrections;
-- `indexer.embedded.query`: a SearchRequest as SQL (filters, facets, sorts) and typeahead.
+- `indexer.embedded.bitmaps`: the per-value document sets, written with the documents, read
+  once per generation of the file;
+- `indexer.embedded.query`: a SearchRequest answered: text through FTS5, filters and facet
+  counts on bitmaps, the page through SQL; and typeahead.
 
 A full reindex builds a new file and `os.replace`s it over the old one: an atomic rename, so
 a search sees the old index or the new one, never an empty or half-built one. Writers take
@@ -39,7 +43,7 @@ from typing import Any
 
 from directory.search import SearchRequest, SearchResult
 from indexer.document import DOCUMENT_JSON_ERRORS, SearchDocument, unindexable_reason
-from indexer.embedded import query, store
+from indexer.embedded import bitmaps, query, store
 from indexer.embedded.matching import TextMatch, corrections, text_match
 from indexer.engine import IndexingError, ReindexStats, SearchUnavailable, Suggestion
 from indexer.text import understand
@@ -61,7 +65,9 @@ DOCUMENT_ERRORS = (
 )
 
 
-def _insert_or_refuse(conn: sqlite3.Connection, docs: list[SearchDocument]) -> dict[int, str]:
+def _insert_or_refuse(
+    conn: sqlite3.Connection, docs: list[SearchDocument], pending: bitmaps.Pending
+) -> dict[int, str]:
     """Insert `docs` in the caller's transaction, leaving out (and answering, by id with the
     reason) those SQLite refuses for what they hold. The rest of the batch is written.
 
@@ -69,17 +75,17 @@ def _insert_or_refuse(conn: sqlite3.Connection, docs: list[SearchDocument]) -> d
     journal, and sub-journalling every batch would cost a fifth of its time); words and
     suggestions a failed attempt counted stay, as they do after any removal (see store)."""
     try:
-        store.insert(conn, docs)
+        store.insert(conn, docs, pending)
         return {}
     except DOCUMENT_ERRORS:
-        store.remove(conn, [d["id"] for d in docs])
+        store.remove(conn, [d["id"] for d in docs], pending)
     # Rare (a bad record): the batch again, one document at a time.
     refused: dict[int, str] = {}
     for doc in docs:
         try:
-            store.insert(conn, [doc])
+            store.insert(conn, [doc], pending)
         except DOCUMENT_ERRORS as exc:
-            store.remove(conn, [doc["id"]])
+            store.remove(conn, [doc["id"]], pending)
             refused[doc["id"]] = unindexable_reason(exc)
     return refused
 
@@ -92,6 +98,8 @@ def _engine_failure(ids: Iterable[int], exc: sqlite3.Error) -> IndexingError:
 class EmbeddedEngine:
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
+        # The bitmaps of the file's latest generation this process has read (see bitmaps).
+        self._snapshots = bitmaps.Snapshots()
 
     # --- connections ---------------------------------------------------------------------
 
@@ -141,19 +149,21 @@ class EmbeddedEngine:
                     conn.executescript(store.SCHEMA)
                     bar = tqdm(unit="doc", disable=not progress, desc="embedded index")
                     conn.execute("BEGIN")
+                    pending = bitmaps.Pending()
                     for doc in documents:
                         batch.append(doc)
                         if len(batch) >= BATCH:
-                            refused.update(_insert_or_refuse(conn, batch))
+                            refused.update(_insert_or_refuse(conn, batch, pending))
                             count += len(batch)
                             bar.update(len(batch))
                             batch = []
-                    refused.update(_insert_or_refuse(conn, batch))
+                    refused.update(_insert_or_refuse(conn, batch, pending))
                     count += len(batch)
                     bar.update(len(batch))
                     bar.close()
                     if refused and count == len(refused):
                         raise IndexingError(refused)  # none written: keep the previous index
+                    pending.flush(conn)
                     conn.execute("INSERT INTO fts(fts) VALUES ('optimize')")
                     conn.execute("COMMIT")
                     conn.execute("PRAGMA journal_mode=DELETE")
@@ -175,9 +185,11 @@ class EmbeddedEngine:
             conn = self._connect()
             try:
                 conn.execute("BEGIN IMMEDIATE")
+                pending = bitmaps.Pending()
                 # Every id's older version goes, refused or not (see indexer.engine).
-                store.remove(conn, [d["id"] for d in documents])
-                refused = _insert_or_refuse(conn, documents)
+                store.remove(conn, [d["id"] for d in documents], pending)
+                refused = _insert_or_refuse(conn, documents, pending)
+                pending.flush(conn)
                 conn.execute("COMMIT")
             except sqlite3.Error as exc:
                 with contextlib.suppress(sqlite3.Error):
@@ -194,7 +206,9 @@ class EmbeddedEngine:
             conn = self._connect()
             try:
                 conn.execute("BEGIN IMMEDIATE")
-                store.remove(conn, ids)
+                pending = bitmaps.Pending()
+                store.remove(conn, ids, pending)
+                pending.flush(conn)
                 conn.execute("COMMIT")
             except sqlite3.Error as exc:
                 with contextlib.suppress(sqlite3.Error):
@@ -255,6 +269,10 @@ class EmbeddedEngine:
         except sqlite3.Error as exc:
             raise SearchUnavailable(f"the search index cannot be opened: {exc}") from exc
         try:
+            # One read transaction: the documents, the text index and the bitmaps of one
+            # generation, whatever a writer commits meanwhile.
+            conn.execute("BEGIN")
+            snapshot = self._snapshots.read(conn)
             plan = understand(request.text) if request.text else None
             corrected = None
             if plan is not None:
@@ -263,7 +281,9 @@ class EmbeddedEngine:
                     # Added to the typed words, never in their place (`QueryPlan`).
                     plan = plan.with_corrections(fixes)
                     corrected = plan.corrected_text(request.text)
-            result = query.search(conn, request, today, text_match(plan) if plan else None)
+            result = query.search(
+                conn, snapshot, request, today, text_match(plan) if plan else None
+            )
             if corrected and result.total:
                 return replace(result, corrected_text=corrected)
             return result

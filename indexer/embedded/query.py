@@ -1,27 +1,35 @@
-"""A SearchRequest as SQL over the embedded index: filters, disjunctive facets, sorts, typeahead.
+"""A SearchRequest answered from the embedded index: text through FTS5, filters and
+disjunctive facet counts on bitmaps, the page through SQL; and typeahead.
 
 Every value is a bound "?" parameter; the SQL itself is assembled from fixed fragments only
 (the user's text reaches FTS5 as the bound MATCH expressions of `indexer.embedded.matching`).
 
-Text is matched once, into a temporary table `text_hits`: for each record matching enough of
-the query's concepts (`indexer.text.QueryPlan`), how many it matches, how many of those in its
-title, practice areas or keywords, and its score: each column's bm25 (from its own score
-table, `indexer.embedded.store.SCORE_TABLES`) times the column's weight, summed, as
-OpenSearch scores fields. Filters, facets and the
-relevance sort all read that table.
+Text: each concept of the query (`indexer.text.QueryPlan`) is matched by FTS5 twice, anywhere
+and within the prominent columns, into bitmaps; the records matching every required concept
+and enough of them in all are the text's part of the matching set (`_text_hits`). By
+relevance, the matching records split into groups that tie on the plan's tiers (`_groups`),
+and only the best groups, enough for the page, are scored: each column's bm25, from its own
+score table (`indexer.embedded.store.SCORE_TABLES`), times the column's weight, summed, as
+OpenSearch scores fields (`_by_relevance`).
 
-Facet counts are plain GROUP BYs over the (facet, value, doc) table. Each distinct set of
-matching documents is computed once, into a temporary table: the facets nobody selected all
-share the full selection's set; a selected facet gets the set of every other selection
+Everything else is bitmaps (`indexer.embedded.bitmaps`): the filters (listed, dates, credits,
+claim window) intersected, each facet's selected values united, and a facet value's count
+the cardinality of its bitmap's intersection with the matching set. The facets nobody
+selected are counted over the full selection; a selected facet over every other selection
 (disjunctive counts, as `directory.search` describes).
 """
 
 from __future__ import annotations
 
+import heapq
 import json
 import sqlite3
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
+
+from pyroaring import BitMap
 
 from directory.search import (
     FACETS,
@@ -31,166 +39,315 @@ from directory.search import (
     SearchResult,
     facet_label,
 )
+from indexer.embedded.bitmaps import (
+    ANY_DEADLINE,
+    CREDITS,
+    DEADLINE,
+    END,
+    NEXT,
+    START,
+    Snapshot,
+    union,
+)
 from indexer.embedded.matching import TextMatch
 from indexer.embedded.store import SCORE_TABLES, WEIGHTS
 from indexer.engine import Suggestion
 from indexer.text import weights
 
 
-def _text_hits(conn: sqlite3.Connection, text: TextMatch) -> None:
-    """Fill temp.text_hits (id, matched, coverage, rank) with the records matching `text`."""
-    conn.execute("DROP TABLE IF EXISTS temp.concept_hits")
-    conn.execute(
-        "CREATE TEMP TABLE concept_hits (id INTEGER, concept INTEGER, prominent INTEGER,"
-        " PRIMARY KEY (id, concept, prominent)) WITHOUT ROWID"
+@dataclass
+class TextHits:
+    """The records matching the text, and what ranks them: for each concept, the records
+    matching it anywhere and in a prominent column, and each concept's weight."""
+
+    text: TextMatch
+    matched: BitMap
+    anywhere: list[BitMap]
+    prominent: list[BitMap]
+    weights: tuple[float, ...]
+
+
+def _ids(conn: sqlite3.Connection, expression: str) -> BitMap:
+    return BitMap(
+        r[0] for r in conn.execute("SELECT rowid FROM fts WHERE fts MATCH ?", (expression,))
     )
-    for i, (anywhere, prominent) in enumerate(zip(text.concepts, text.prominent, strict=True)):
-        for flag, expression in ((0, anywhere), (1, prominent)):
-            conn.execute(
-                "INSERT OR IGNORE INTO temp.concept_hits"
-                " SELECT rowid, ?, ? FROM fts WHERE fts MATCH ?",
-                (i, flag, expression),
-            )
+
+
+def _text_hits(conn: sqlite3.Connection, text: TextMatch, documents: int) -> TextHits:
+    """The records matching every required concept and at least `minimum` in all."""
     plan = text.plan
-    frequencies = [0] * len(plan.concepts)
-    documents = 0
-    if plan.minimum < len(plan.concepts):  # partial matches: weigh the concepts
-        for concept, n in conn.execute(
-            "SELECT concept, count(*) FROM temp.concept_hits WHERE prominent = 0 GROUP BY concept"
-        ):
-            frequencies[concept] = n
-        documents = conn.execute("SELECT count(*) FROM docs").fetchone()[0]
-    conn.execute("DROP TABLE IF EXISTS temp.concept_weights")
-    conn.execute(
-        "CREATE TEMP TABLE concept_weights (concept INTEGER PRIMARY KEY, weight REAL,"
-        " required INTEGER)"
-    )
-    conn.executemany(
-        "INSERT INTO temp.concept_weights VALUES (?, ?, ?)",
-        [
-            (i, w, c.required)
-            for i, (c, w) in enumerate(
-                zip(plan.concepts, weights(plan, frequencies, documents), strict=True)
-            )
-        ],
-    )
-    conn.execute("DROP TABLE IF EXISTS temp.text_hits")
-    conn.execute(
-        "CREATE TEMP TABLE text_hits (id INTEGER PRIMARY KEY, matched INTEGER,"
-        " coverage REAL, prominence REAL, rank REAL)"
-    )
-    # Every required concept and `minimum` in all; coverage: the weights of the concepts
-    # matched; prominence: of those matched in a prominent column.
-    conn.execute(
-        "INSERT INTO temp.text_hits SELECT h.id, count(DISTINCT h.concept),"
-        " sum(CASE WHEN h.prominent THEN 0 ELSE w.weight END),"
-        " sum(CASE WHEN h.prominent THEN w.weight ELSE 0 END), 0"
-        " FROM temp.concept_hits h JOIN temp.concept_weights w ON w.concept = h.concept"
-        " GROUP BY h.id"
-        " HAVING count(DISTINCT CASE WHEN w.required THEN h.concept END) = ?"
-        " AND count(DISTINCT h.concept) >= ?",
-        [sum(c.required for c in plan.concepts), plan.minimum],
-    )
-    # bm25() is negative: lower ranks first.
-    for (table, _), weight in zip(SCORE_TABLES, WEIGHTS, strict=True):
-        conn.execute(
-            f"UPDATE temp.text_hits SET rank = rank + ? * r.score FROM (SELECT rowid AS rid,"
-            f" bm25({table}) AS score FROM {table} WHERE {table} MATCH ?) r"
-            " WHERE r.rid = text_hits.id",
-            (weight, text.any),
-        )
+    anywhere = [_ids(conn, expression) for expression in text.concepts]
+    prominent = [
+        _ids(conn, expression) & found
+        for expression, found in zip(text.prominent, anywhere, strict=True)
+    ]
+    # at_least[j]: the records matching j or more of the concepts seen so far.
+    at_least = [BitMap.union(*anywhere)] + [BitMap() for _ in plan.concepts]
+    for found in anywhere:
+        for j in range(len(at_least) - 1, 0, -1):
+            at_least[j] |= at_least[j - 1] & found
+    matched = at_least[plan.minimum] if plan.minimum else at_least[0]
+    for concept, found in zip(plan.concepts, anywhere, strict=True):
+        if concept.required:
+            matched &= found
+    frequencies = [len(found) for found in anywhere]
+    return TextHits(text, matched, anywhere, prominent, weights(plan, frequencies, documents))
 
 
 def search(
-    conn: sqlite3.Connection, request: SearchRequest, today: date, text: TextMatch | None
+    conn: sqlite3.Connection,
+    snapshot: Snapshot,
+    request: SearchRequest,
+    today: date,
+    text: TextMatch | None,
 ) -> SearchResult:
-    """One page of `request` and every facet, the text already made MATCH expressions."""
-    base = ["d.end_date >= ?"]
-    params: list[Any] = [today.isoformat()]
-    conn.execute("PRAGMA temp_store=MEMORY")
+    """One page of `request` and every facet, the text already made MATCH expressions, in the
+    caller's read transaction; `snapshot` holds the bitmaps of the generation it reads."""
+    base = _filters(snapshot, request, today)
+    hits = None
     if text:
-        _text_hits(conn, text)
-        base.append("d.id IN (SELECT id FROM temp.text_hits)")
-    if request.when == "upcoming":
-        base.append("d.next_start >= ?")
-        params.append(today.isoformat())
-    elif request.when == "available_now":
-        base.append("d.enduring = 1 AND d.start_date <= ?")
-        params.append(today.isoformat())
-    low, high = request.date_window(today)
-    if low:
-        base.append("d.end_date >= ?")
-        params.append(low.isoformat())
-    if high:
-        base.append("d.start_date <= ?")
-        params.append(high.isoformat())
-    if request.credits_min is not None:
-        base.append("d.cme_credits >= ?")
-        params.append(request.credits_min)
-    if request.credits_max is not None:
-        base.append("d.cme_credits <= ?")
-        params.append(request.credits_max)
-    boards = request.selected("board")
-    if request.claim_within_days is not None:
-        window = "dl.deadline BETWEEN ? AND ?"
-        board_clause = ""
-        if boards:
-            board_clause = f" AND dl.board IN ({','.join('?' * len(boards))})"
-        base.append(
-            f"EXISTS (SELECT 1 FROM deadlines dl WHERE dl.doc_id = d.id AND {window}{board_clause})"
-        )
-        params += [
-            today.isoformat(),
-            (today + timedelta(days=request.claim_within_days)).isoformat(),
-        ]
-        params += list(boards)
+        hits = _text_hits(conn, text, snapshot.documents)
+        base &= hits.matched
 
-    def selection(facet: str) -> tuple[str, list[Any]]:
-        values = request.selected(facet)
-        marks = ",".join("?" * len(values))
-        return (
-            f"d.id IN (SELECT doc_id FROM facets WHERE facet = ? AND value IN ({marks}))",
-            [facet, *values],
-        )
-
-    selected = [f.name for f in FACETS if request.selected(f.name)]
-
-    def where(except_facet: str | None = None) -> tuple[str, list[Any]]:
-        clauses, args = list(base), list(params)
-        for facet in selected:
-            if facet != except_facet:
-                clause, more = selection(facet)
-                clauses.append(clause)
-                args += more
-        return " AND ".join(clauses), args
-
-    def materialize(name: str, except_facet: str | None) -> str:
-        clause, args = where(except_facet)
-        conn.execute(f"DROP TABLE IF EXISTS temp.{name}")
-        conn.execute(f"CREATE TEMP TABLE {name} (id INTEGER PRIMARY KEY)")
-        conn.execute(f"INSERT INTO temp.{name} SELECT d.id FROM docs d WHERE {clause}", args)
-        return name
-
-    matching = materialize("m_all", None)
+    selected = {f.name: snapshot.any_of(f.name, request.selected(f.name)) for f in FACETS}
+    selected = {name: bits for name, bits in selected.items() if request.selected(name)}
+    matching = BitMap.intersection(base, *selected.values()) if selected else base
     facets = []
     for facet in FACETS:
-        table = materialize(f"m_{facet.name}", facet.name) if facet.name in selected else matching
-        rows = conn.execute(
-            f"SELECT f.value, count(*) AS n FROM facets f JOIN temp.{table} m ON m.id = f.doc_id "
-            "WHERE f.facet = ? GROUP BY f.value ORDER BY n DESC, f.value LIMIT ?",
-            [facet.name, facet.size],
-        ).fetchall()
+        within = matching
+        if facet.name in selected:  # disjunctive: every selection but this facet's own
+            others = [bits for name, bits in selected.items() if name != facet.name]
+            within = BitMap.intersection(base, *others) if others else base
+        counted = [
+            (value, bits.intersection_cardinality(within))
+            for value, bits in (snapshot.facets[facet.name].items() if within else ())
+        ]
+        # The `size` most frequent values, most first, then by value (as OpenSearch's terms).
+        rows = heapq.nsmallest(
+            facet.size, [r for r in counted if r[1]], key=lambda r: (-r[1], r[0])
+        )
         facets.append(_facet_result(conn, facet.name, facet.label, rows, request))
 
-    total = conn.execute(f"SELECT count(*) FROM temp.{matching}").fetchone()[0]
-    order, join, order_args = _order(request, len(text.concepts) if text else 0, boards)
-    rows = conn.execute(
-        f"SELECT d.body FROM temp.{matching} m JOIN docs d ON d.id = m.id {join} "
-        f"ORDER BY {order} LIMIT ? OFFSET ?",
-        [*order_args, request.per_page, request.offset],
-    ).fetchall()
-    hits = tuple(json.loads(r[0]) for r in rows)
-    return SearchResult(request, total, hits, tuple(facets))
+    boards = request.selected("board")
+    if hits is not None and request.effective_sort == "relevance":
+        ids = _by_relevance(conn, matching, hits, request.offset + request.per_page)
+    else:
+        ids = _in_order(conn, matching, snapshot.documents, request, boards)
+    return SearchResult(request, len(matching), _bodies(conn, ids[request.offset :]), tuple(facets))
+
+
+def _filters(snapshot: Snapshot, request: SearchRequest, today: date) -> BitMap:
+    """The documents every filter but text and facets lets through: listed (not yet ended),
+    and the request's dates, credits and claim window."""
+    day = today.isoformat()
+    found = [snapshot.between(END, low=day)]
+    if request.when == "upcoming":
+        found.append(snapshot.between(NEXT, low=day))
+    elif request.when == "available_now":
+        found += [snapshot.enduring, snapshot.between(START, high=day)]
+    low, high = request.date_window(today)
+    if low:
+        found.append(snapshot.between(END, low=low.isoformat()))
+    if high:
+        found.append(snapshot.between(START, high=high.isoformat()))
+    if request.credits_min is not None or request.credits_max is not None:
+        found.append(snapshot.between(CREDITS, request.credits_min, request.credits_max))
+    if request.claim_within_days is not None:
+        until = (today + timedelta(days=request.claim_within_days)).isoformat()
+        boards = request.selected("board")
+        names = [DEADLINE + b for b in boards] if boards else [ANY_DEADLINE]
+        found.append(union(snapshot.between(n, day, until) for n in names))
+    return BitMap.intersection(*found) if len(found) > 1 else BitMap(found[0])
+
+
+# A page in any order but relevance is read one of two ways: the matching documents' rows
+# looked up and sorted (cheap when few match), or the sort's index walked in order, keeping
+# the matching ones until the page is full (cheap when many match: about page-end x documents
+# / matches rows). Looked up when matches <= LOOKUP_MATCHES or matches^2 <= page-end x
+# documents.
+LOOKUP_MATCHES = 2000
+
+
+def walks(matches: int, end: int, documents: int) -> bool:
+    return matches > LOOKUP_MATCHES and matches**2 > end * documents
+
+
+def _in_order(
+    conn: sqlite3.Connection,
+    matching: BitMap,
+    documents: int,
+    request: SearchRequest,
+    boards: tuple[str, ...],
+) -> list[int]:
+    """The ids of `matching` (of `documents` in the index) in the request's order (not by
+    relevance), up to the end of the requested page."""
+    end = request.offset + request.per_page
+    if not matching or request.offset >= len(matching):
+        return []
+    rows: Iterable[int]
+    if walks(len(matching), end, documents):
+        rows = _walk(conn, request, boards)
+    else:
+        order, join, args = _order(request, boards)
+        rows = (
+            row[0]
+            for row in conn.execute(
+                f"SELECT d.id FROM docs d {join} WHERE d.id IN (SELECT value FROM json_each(?))"
+                f" ORDER BY {order} LIMIT ?",
+                [*args, _json_ids(matching), end],  # a per-board join's are the only others
+            )
+        )
+    wanted: list[int] = []
+    for doc_id in rows:
+        if doc_id in matching:
+            wanted.append(doc_id)
+            if len(wanted) >= end:
+                break
+    return wanted
+
+
+def _walk(
+    conn: sqlite3.Connection, request: SearchRequest, boards: tuple[str, ...]
+) -> Iterator[int]:
+    """Every document id in the request's order (as `_order`), read from indexes in order
+    (store), so the caller stops as soon as its page is full."""
+    sort = request.effective_sort
+    if sort == "points" and request.points_board:
+        ranked = (
+            row[0]
+            for row in conn.execute(
+                "SELECT doc_id FROM deadlines WHERE board = ? AND points IS NOT NULL"
+                " ORDER BY points DESC, doc_id",
+                (request.points_board,),
+            )
+        )
+        return _then_the_rest(conn, ranked)
+    if sort == "deadline" and boards:
+        per_board = [
+            conn.execute(
+                "SELECT deadline, doc_id FROM deadlines WHERE board = ? AND deadline IS NOT NULL"
+                " ORDER BY deadline, doc_id",
+                (board,),
+            )
+            for board in boards
+        ]
+        # A document's first appearance in the merged order is at its earliest deadline.
+        return _then_the_rest(conn, (doc_id for _, doc_id in heapq.merge(*per_board)))
+    order, _, _ = _order(request, boards)
+    return (row[0] for row in conn.execute(f"SELECT d.id FROM docs d ORDER BY {order}"))
+
+
+def _then_the_rest(conn: sqlite3.Connection, ranked: Iterable[int]) -> Iterator[int]:
+    """`ranked` without repeats, then every other document by id (those with no value, last)."""
+    seen: set[int] = set()
+    for doc_id in ranked:
+        if doc_id not in seen:
+            seen.add(doc_id)
+            yield doc_id
+    for (doc_id,) in conn.execute("SELECT id FROM docs ORDER BY id"):
+        if doc_id not in seen:
+            yield doc_id
+
+
+def _json_ids(ids: BitMap) -> str:
+    return json.dumps(ids.to_array().tolist())
+
+
+def _bodies(conn: sqlite3.Connection, ids: list[int]) -> tuple[dict[str, Any], ...]:
+    if not ids:
+        return ()
+    marks = ",".join("?" * len(ids))
+    bodies = dict(conn.execute(f"SELECT id, body FROM docs WHERE id IN ({marks})", ids))
+    return tuple(json.loads(bodies[i]) for i in ids)
+
+
+def _groups(matching: BitMap, hits: TextHits) -> list[tuple[tuple[bool, float, float], BitMap]]:
+    """`matching` split into groups of records that tie on the relevance tiers
+    (`indexer.text.QueryPlan`): every concept matched, the weights of the concepts matched,
+    of those matched in a prominent column. Found by splitting on each concept in turn
+    (not matched / matched elsewhere / matched in a prominent column), empty parts dropped,
+    so there are never more groups than records."""
+    parts = [(matching, 0, 0.0, 0.0)]
+    for found, prominent, weight in zip(hits.anywhere, hits.prominent, hits.weights, strict=True):
+        split = []
+        for bits, count, coverage, prominence in parts:
+            inside = bits & found
+            top = inside & prominent
+            for part, more, cov, prom in (
+                (bits - found, 0, 0.0, 0.0),
+                (inside - top, 1, weight, 0.0),
+                (top, 1, weight, weight),
+            ):
+                if part:
+                    split.append((part, count + more, coverage + cov, prominence + prom))
+        parts = split
+    every = len(hits.anywhere)
+    return [
+        ((count == every, coverage, prominence), bits)
+        for bits, count, coverage, prominence in parts
+    ]
+
+
+def _by_relevance(
+    conn: sqlite3.Connection, matching: BitMap, hits: TextHits, end: int
+) -> list[int]:
+    """The ids of `matching` by relevance, up to `end`: the best groups (`_groups`) until they
+    hold `end` records, ordered within by score (each column's bm25 times its weight, summed,
+    `indexer.embedded.store.SCORE_TABLES`), then soonest, then most credits."""
+    if not matching:
+        return []
+    taken: list[tuple[tuple[bool, float, float], BitMap]] = []
+    count = 0
+    for key, bits in sorted(_groups(matching, hits), key=lambda g: g[0], reverse=True):
+        taken.append((key, bits))
+        count += len(bits)
+        if count >= end:
+            break
+    ranked = BitMap.union(*(bits for _, bits in taken))
+    ids = _json_ids(ranked)
+    # One statement over the score tables, bm25 computed only for the records being ranked
+    # ("+rowid": a filter on each match, not a constraint FTS5 would run the query once for
+    # each value of); bm25() is negative: lower ranks first.
+    per_table = " UNION ALL ".join(
+        f"SELECT rowid AS id, {weight:g} * bm25({table}) AS score FROM {table}"
+        f" WHERE {table} MATCH :text AND +rowid IN (SELECT value FROM json_each(:ids))"
+        for (table, _), weight in zip(SCORE_TABLES, WEIGHTS, strict=True)
+    )
+    score = dict.fromkeys(ranked, 0.0)
+    score.update(
+        conn.execute(
+            f"SELECT id, sum(score) FROM ({per_table}) GROUP BY id",
+            {"text": hits.text.any, "ids": ids},
+        )
+    )
+    # Within a group, by score; the page's records (and any tied with its last) then by the
+    # tie-breaks, which are looked up for those alone.
+    chosen: list[list[int]] = []
+    room = end
+    for _, bits in taken:
+        members = sorted(bits, key=score.__getitem__)
+        if len(members) > room:
+            last = score[members[room - 1]]
+            stop = room
+            while stop < len(members) and score[members[stop]] == last:
+                stop += 1
+            members = members[:stop]
+        chosen.append(members)
+        room -= len(members)
+        if room <= 0:
+            break
+    ties = {
+        doc_id: (next_start is None, next_start or "", credits is None, -(credits or 0), doc_id)
+        for doc_id, next_start, credits in conn.execute(
+            "SELECT id, next_start, cme_credits FROM docs"
+            " WHERE id IN (SELECT value FROM json_each(?))",
+            (json.dumps([i for members in chosen for i in members]),),
+        )
+    }
+    ordered: list[int] = []
+    for members in chosen:
+        ordered += sorted(members, key=lambda i: (score[i], ties[i]))
+    return ordered[:end]
 
 
 def _facet_result(
@@ -227,22 +384,10 @@ def _facet_result(
     )
 
 
-def _order(
-    request: SearchRequest, concepts: int, boards: tuple[str, ...]
-) -> tuple[str, str, list[Any]]:
-    """ORDER BY clause, an extra JOIN, and their parameters (in the order they appear)."""
+def _order(request: SearchRequest, boards: tuple[str, ...]) -> tuple[str, str, list[Any]]:
+    """ORDER BY clause, an extra JOIN, and the JOIN's parameters, for every sort but relevance
+    (`_by_relevance`); relevance without text is soonest."""
     sort = request.effective_sort
-    if sort == "relevance" and concepts:
-        # Every concept matched first, then the weights of the concepts matched, then of those
-        # matched in prominent columns, then bm25 (lower is better); ties: soonest, then most
-        # credits (`indexer.text.QueryPlan`).
-        return (
-            "t.matched = ? DESC, t.coverage DESC, t.prominence DESC, t.rank,"
-            " d.next_start IS NULL, d.next_start,"
-            " d.cme_credits IS NULL, d.cme_credits DESC, d.id",
-            "JOIN temp.text_hits t ON t.id = d.id",
-            [concepts],
-        )
     if sort == "credits":
         return "d.cme_credits IS NULL, d.cme_credits DESC, d.id", "", []
     if sort == "points":

@@ -6,7 +6,9 @@ Layout of the index file:
   what a query matches;
 - score_<column>: one contentless FTS5 table per column of fts, holding that column alone:
   what a match is scored by (see SCORE_TABLES);
-- facets: (facet, value, doc_id) rows, one per value a document has for a facet;
+- bitmaps: for each facet value and each value of the columns filters compare, the set of
+  documents that have it (`indexer.embedded.bitmaps`); meta: the file's generation, new with
+  every write;
 - labels: the name of each provider id, for the provider facet;
 - deadlines: (doc_id, board, points, deadline) for per-board sorts and the claim window;
 - words: the unstemmed words of titles, keywords, practice areas, boards and providers, for
@@ -25,14 +27,16 @@ is never misread: readers see the old file or the upgraded one, never a mix.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import sqlite3
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from directory.search import FACETS, TEXT_FIELD_NAMES, TEXT_FIELDS
+from directory.search import TEXT_FIELD_NAMES, TEXT_FIELDS
 from indexer.document import SearchDocument, document_json
+from indexer.embedded import bitmaps
 from indexer.text import ascii_words, fold_simple, strip_possessives
 
 TOKENIZER = "porter unicode61 remove_diacritics 2"
@@ -79,7 +83,7 @@ SUGGESTION_FIELDS = (
 # The version of the layout below and of the documents in it (`indexer.document`). Bump it
 # with any change to SCHEMA, to what `insert` derives from a document, or to the documents'
 # shape, and add the step that brings a file of the previous version up to it to MIGRATIONS.
-VERSION = 3
+VERSION = 4
 
 
 def fts_text(text: str) -> str:
@@ -107,6 +111,19 @@ def _score_tables(conn: sqlite3.Connection) -> None:
         conn.execute(f"INSERT INTO {table} (rowid, {column}) SELECT rowid, {column} FROM fts")
 
 
+def _bitmaps(conn: sqlite3.Connection) -> None:
+    """3 -> 4: facet counts and filters read bitmaps, not (facet, value, doc) rows; the sorts
+    walk indexes."""
+    for statement in _BITMAP_TABLES.split(";"):  # not executescript: it would commit
+        if statement.strip():
+            conn.execute(statement)
+    pending = bitmaps.Pending()
+    for doc_id, body in conn.execute("SELECT id, body FROM docs"):
+        pending.add(doc_id, bitmaps.keys(json.loads(body)))
+    pending.flush(conn)
+    conn.execute("DROP TABLE facets")
+
+
 # What brings a file of version n - 1 to version n, run by `upgrade` in one transaction: SQL
 # (statements separated by ";", so none may hold one in a literal) or a function of the
 # connection.
@@ -129,6 +146,7 @@ MIGRATIONS: Mapping[int, str | Callable[[sqlite3.Connection], None]] = {
     """,
     2: _fold_possessives,
     3: _score_tables,
+    4: _bitmaps,
 }
 if sorted(MIGRATIONS) != list(range(1, VERSION + 1)):
     raise RuntimeError(f"MIGRATIONS must have one step for each version up to {VERSION}")
@@ -137,7 +155,23 @@ _SCORE_TABLE = (
     f"CREATE VIRTUAL TABLE {{table}} USING fts5({{column}}, content='', tokenize='{TOKENIZER}')"
 )
 
-SCHEMA = f"""
+# The sorts of `indexer.embedded.query`, each an index in the ORDER BY's exact terms, so a page
+# is read in order and stops early instead of sorting every match.
+_BITMAP_TABLES = """
+CREATE TABLE bitmaps (name TEXT NOT NULL, value TEXT NOT NULL, bits BLOB NOT NULL,
+    PRIMARY KEY (name, value)) WITHOUT ROWID;
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+CREATE INDEX docs_soonest ON docs (next_start IS NULL, next_start, id);
+CREATE INDEX docs_credits ON docs (cme_credits IS NULL, cme_credits DESC, id);
+CREATE INDEX docs_points ON docs (max_points IS NULL, max_points DESC, id);
+CREATE INDEX docs_deadline ON docs (claim_deadline IS NULL, claim_deadline, id);
+CREATE INDEX docs_newest ON docs (created_at IS NULL, created_at DESC, id);
+CREATE INDEX deadlines_points ON deadlines (board, points DESC, doc_id);
+CREATE INDEX deadlines_dates ON deadlines (board, deadline, doc_id);
+"""
+
+SCHEMA = (
+    f"""
 PRAGMA user_version = {VERSION};
 CREATE TABLE docs (
     id INTEGER PRIMARY KEY,
@@ -152,11 +186,6 @@ CREATE TABLE docs (
     created_at TEXT
 );
 CREATE VIRTUAL TABLE fts USING fts5({", ".join(TEXT_COLUMNS)}, tokenize='{TOKENIZER}');
-CREATE TABLE facets (
-    facet TEXT NOT NULL, value TEXT NOT NULL, doc_id INTEGER NOT NULL,
-    PRIMARY KEY (facet, value, doc_id)
-) WITHOUT ROWID;
-CREATE INDEX facets_by_doc ON facets (doc_id);
 CREATE TABLE labels (facet TEXT NOT NULL, value TEXT NOT NULL, label TEXT NOT NULL,
     PRIMARY KEY (facet, value)) WITHOUT ROWID;
 CREATE TABLE deadlines (
@@ -169,7 +198,10 @@ CREATE TABLE suggestions (
     PRIMARY KEY (kind, text)
 ) WITHOUT ROWID;
 CREATE INDEX suggestions_by_folded ON suggestions (folded);
-""" + "".join(f"{_SCORE_TABLE.format(table=t, column=c)};\n" for t, c in SCORE_TABLES)
+"""
+    + "".join(f"{_SCORE_TABLE.format(table=t, column=c)};\n" for t, c in SCORE_TABLES)
+    + _BITMAP_TABLES
+)
 
 
 def folded_words(text: str) -> list[str]:
@@ -246,11 +278,15 @@ def upgrade(conn: sqlite3.Connection) -> None:
 # --- writing ---------------------------------------------------------------------------------
 
 
-def remove(conn: sqlite3.Connection, ids: list[int]) -> None:
-    """Delete documents by id, in chunks that stay under SQLite's parameter limit."""
+def remove(conn: sqlite3.Connection, ids: list[int], pending: bitmaps.Pending) -> None:
+    """Delete documents by id, in chunks that stay under SQLite's parameter limit; their
+    bitmap entries go into `pending` (and any this transaction added are taken out)."""
+    pending.forget(ids)
     for chunk_start in range(0, len(ids), 500):
         chunk = ids[chunk_start : chunk_start + 500]
         marks = ",".join("?" * len(chunk))
+        for doc_id, body in conn.execute(f"SELECT id, body FROM docs WHERE id IN ({marks})", chunk):
+            pending.remove(doc_id, bitmaps.keys(json.loads(body)))
         # A contentless table forgets a row only when told its text: read it from fts first.
         rows = conn.execute(
             f"SELECT rowid, {', '.join(TEXT_COLUMNS)} FROM fts WHERE rowid IN ({marks})", chunk
@@ -264,14 +300,14 @@ def remove(conn: sqlite3.Connection, ids: list[int]) -> None:
         for sql in (
             f"DELETE FROM docs WHERE id IN ({marks})",
             f"DELETE FROM fts WHERE rowid IN ({marks})",
-            f"DELETE FROM facets WHERE doc_id IN ({marks})",
             f"DELETE FROM deadlines WHERE doc_id IN ({marks})",
         ):
             conn.execute(sql, chunk)
 
 
-def insert(conn: sqlite3.Connection, docs: list[SearchDocument]) -> None:
-    """Add documents (not yet in the index) to every table, in the caller's transaction.
+def insert(conn: sqlite3.Connection, docs: list[SearchDocument], pending: bitmaps.Pending) -> None:
+    """Add documents (not yet in the index) to every table, in the caller's transaction, and
+    their bitmap entries to `pending` (the caller flushes it before committing).
 
     Raises as soon as one document cannot be stored (see `indexer.document.document_json`),
     having written part of the batch: the caller rolls back to before it."""
@@ -307,13 +343,6 @@ def insert(conn: sqlite3.Connection, docs: list[SearchDocument]) -> None:
         conn.executemany(
             f"INSERT INTO {table} (rowid, {column}) VALUES (?, ?)", [(t[0], t[i]) for t in texts]
         )
-    facet_rows = []
-    for d in docs:
-        for facet in FACETS:
-            value = d.get(facet.name)
-            values = value if isinstance(value, list) else [value]
-            facet_rows += [(facet.name, str(v), d["id"]) for v in values if v not in (None, "")]
-    conn.executemany("INSERT OR IGNORE INTO facets VALUES (?, ?, ?)", facet_rows)
     conn.executemany(
         "INSERT OR REPLACE INTO labels VALUES ('provider', ?, ?)",
         {(d["provider"], d["provider_name"]) for d in docs},
@@ -345,3 +374,6 @@ def insert(conn: sqlite3.Connection, docs: list[SearchDocument]) -> None:
         "INSERT INTO suggestions VALUES (?, ?, ?, ?) ON CONFLICT (kind, text) DO UPDATE SET uses = uses + excluded.uses",
         [(k, t, " ".join(folded_words(t)), n) for (k, t), n in suggestions.items()],
     )
+    # Last: a document whose rows failed above never reaches the bitmaps.
+    for d in docs:
+        pending.add(d["id"], bitmaps.keys(d))
