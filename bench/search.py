@@ -21,6 +21,7 @@ from pathlib import Path
 from directory.demo import generate_into
 from directory.registry.db import make_engine, make_sessionmaker, upgrade
 from directory.search import parse_request
+from indexer.engine import SearchEngine
 from indexer.sync import full_reindex
 
 TODAY = date(2026, 11, 22)
@@ -67,6 +68,7 @@ def main() -> None:
     args = parser.parse_args()
 
     sessions = make_sessionmaker(registry(args.count))
+    engine: SearchEngine
     if args.backend == "embedded":
         from indexer.embedded import EmbeddedEngine
 

@@ -301,12 +301,9 @@ def main() -> None:
     for kind, values in sorted(load.latency.items()):
         print(f"| {kind} | {len(values):,} | {pct(values, 50):.1f} | {pct(values, 95):.1f} |")
     print("\n| worker | RSS first MiB | RSS last MiB | RSS max MiB |\n|---|---|---|---|")
-    for pid, values in rss.items():
-        if values:
-            print(
-                f"| {pid} | {values[0] / 1024:.0f} | {values[-1] / 1024:.0f} | "
-                f"{max(values) / 1024:.0f} |"
-            )
+    for pid, kib in rss.items():
+        if kib:
+            print(f"| {pid} | {kib[0] / 1024:.0f} | {kib[-1] / 1024:.0f} | {max(kib) / 1024:.0f} |")
     print("\n" + "; ".join(f"{k}: {v}" for k, v in events.items()))
 
 
