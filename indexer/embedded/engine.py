@@ -49,6 +49,9 @@ from indexer.engine import IndexingError, ReindexStats, SearchUnavailable, Sugge
 from indexer.text import understand
 
 BATCH = 1000  # documents per executemany during a full reindex
+# Documents whose bitmap entries a full reindex holds before writing them out: a reindex's
+# memory is bounded by this, not by the size of the index.
+FLUSH_EVERY = 50 * BATCH
 
 # What one document can make `store.insert` raise: the JSON check, parameter binding (a value
 # of a type SQLite does not take, an int too large), a constraint (NOT NULL, a repeated id),
@@ -157,6 +160,8 @@ class EmbeddedEngine:
                             count += len(batch)
                             bar.update(len(batch))
                             batch = []
+                            if count % FLUSH_EVERY == 0:
+                                pending.flush(conn)  # memory stays flat at any size
                     refused.update(_insert_or_refuse(conn, batch, pending))
                     count += len(batch)
                     bar.update(len(batch))
