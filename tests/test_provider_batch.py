@@ -325,3 +325,95 @@ def test_a_windows_1252_files_warning_reaches_the_report(sessions):
     assert report.warning_count == len(report.warnings)
     with sessions() as session:
         assert "Montréal" in set(session.scalars(select(Activity.city)))
+
+
+# --- one pass, chunk by chunk, in one transaction ----------------------------------------------
+
+
+def more(count: int) -> list[dict]:
+    """`count` valid new activities, copies of the examples under ids of their own."""
+    base = example_payloads()
+    return [
+        dict(copy.deepcopy(base[i % len(base)]), provider_activity_id=f"MORE-{i}")
+        for i in range(count)
+    ]
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_a_file_is_read_once_and_written_chunk_by_chunk_in_its_order(sessions, monkeypatch, fmt):
+    import directory.provider_data.batch as batch_module
+
+    monkeypatch.setattr(batch_module, "CHUNK", 2)
+    payloads = example_payloads()
+    first = run(sessions, fmt, payloads[:1])
+    edited = copy.deepcopy(payloads)
+    edited[0]["title"] = "An edit in the first chunk, beside a new activity"
+    records = [*edited, *more(4)]  # chunks: updated + created, created + created, ...
+    name, data = render(fmt, records)
+    reads = []
+
+    def read():
+        reads.append(1)
+        return read_records(name, data)
+
+    report = import_records(sessions, 1, read, TODAY, source="batch")
+    assert report.written, [str(m) for m in report.errors]
+    assert len(reads) == 1  # parsed once: checked and written in the same pass
+    ids = [p["provider_activity_id"] for p in records]
+    assert report.updated == ids[:1] and report.created == ids[1:] and report.unchanged == []
+    with sessions() as session:
+        stored = {a.provider_activity_id: a for a in session.scalars(select(Activity))}
+        assert stored[ids[0]].title == "An edit in the first chunk, beside a new activity"
+        assert report.activity_ids == [stored[i].id for i in ids]
+        assert stored[ids[0]].id == first.activity_ids[0]
+        changes = session.scalars(select(ActivityChange).order_by(ActivityChange.id))
+        assert [(c.activity_id, c.action) for c in changes] == [
+            (first.activity_ids[0], "created"),
+            (stored[ids[0]].id, "updated"),
+            *((stored[i].id, "created") for i in ids[1:]),
+        ]
+    # What was written is what the file holds, children and all: the same file changes nothing.
+    again = run(sessions, fmt, records)
+    assert again.written and again.unchanged == ids and again.created == again.updated == []
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_errors_in_later_chunks_undo_the_chunks_written_before_them(
+    sessions, database_url, monkeypatch, fmt
+):
+    import directory.provider_data.batch as batch_module
+
+    monkeypatch.setattr(batch_module, "CHUNK", 2)
+    payloads = example_payloads()
+    run(sessions, fmt, payloads)
+    before = dump(database_url)
+    edited = copy.deepcopy(payloads)
+    edited[0]["title"] = "An edit that must not land"
+    early, early_message = bad("points above credits", payloads[0])
+    late, late_message = bad("end before start", payloads[0])
+    late["provider_activity_id"] = "BAD-2"
+    # The first two chunks are written before the first error, in the fourth record's chunk;
+    # the next chunks are still checked, and their error reported too.
+    records = [*edited, early, *more(3), late]
+    report = run(sessions, fmt, records)
+    assert not report.ok and not report.written
+    assert report.created == report.updated == report.unchanged == report.activity_ids == []
+    texts = [str(m) for m in report.errors]
+    assert any(t.startswith(location(fmt, 3)) and early_message in t for t in texts), texts
+    assert any(t.startswith(location(fmt, 7)) and late_message in t for t in texts), texts
+    assert dump(database_url) == before
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_a_file_refused_after_chunks_were_written_leaves_nothing_of_them(
+    sessions, database_url, monkeypatch, fmt
+):
+    import directory.provider_data.batch as batch_module
+    import directory.provider_data.files as files_module
+
+    monkeypatch.setattr(batch_module, "CHUNK", 2)
+    monkeypatch.setattr(files_module, "MAX_ACTIVITIES", 5)
+    before = dump(database_url)
+    with pytest.raises(FileRejected, match="more than 5 activities"):
+        run(sessions, fmt, more(6))  # two chunks are written before the sixth is read
+    assert dump(database_url) == before

@@ -1,10 +1,17 @@
 """Writing providers' activities: every way in (file, web service, command line) comes here.
 
-All or nothing: a first pass reads every record and checks it (shape, then the registry's
-rules, then status changes); only a batch with no error is written, in one transaction, by a
-second pass. Both passes stream records in chunks, so a 50,000-row file needs the memory of a
-chunk, not of the file. Records are keyed by the provider's own activity id: a record equal
-to what the registry holds changes nothing, an edited one updates that activity.
+All or nothing, in one pass over the file: each chunk of records is checked (shape, then the
+registry's rules, then status changes) and, while no record so far has an error, written in
+the one transaction that the end of the file commits. The first error rolls back what was
+written, at once (so the write lock is let go), and the rest of the file is only checked, so
+that the report names every problem; a batch with an error, or a dry run, writes nothing.
+Records are streamed in chunks, so a 50,000-row file needs the memory of a chunk, not of the
+file, and it is parsed once. Records are keyed by the provider's own activity id: a record
+equal to what the registry holds changes nothing, an edited one updates that activity.
+
+New activities, their registrations and occurrences go in as SQLAlchemy Core executemany
+inserts (the ORM's unit of work cost most of a large import's time); an activity that exists
+is updated through the ORM, whose merge edits a board's registration row in place.
 
 The report lists the first `MAX_REPORTED_PROBLEMS` errors (and warnings) and counts the rest
 ("and 399,800 more problems"), so that the answer to a file of 200,000 bad rows stays small;
@@ -20,7 +27,7 @@ from itertools import islice
 from types import SimpleNamespace
 from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Connection, Table, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from directory.provider_data.layout import LAYOUT
@@ -29,6 +36,7 @@ from directory.registry import rules
 from directory.registry.models import (
     Activity,
     ActivityChange,
+    Base,
     MocRegistration,
     Occurrence,
     Provider,
@@ -269,11 +277,14 @@ def _existing(session: Session, provider_id: int, chunk: list[Record]) -> dict[s
     return {a.provider_activity_id: a for a in rows}
 
 
-def check_record(record: Record, existing: Activity | None, today: date) -> list[rules.Problem]:
-    """Every problem with one record: its shape, the registry's rules, its status change."""
+def _checked(
+    record: Record, existing: Activity | None, today: date
+) -> tuple[list[rules.Problem], dict[str, Any] | None]:
+    """`check_record`'s problems, and the record as it would be stored (None when it could
+    not be read): the write uses the payload the check judged, not a second normalization."""
     problems = list(record.problems)
     if any(p.severity == "error" for p in problems):
-        return problems  # a record that could not be read cannot be judged further
+        return problems, None  # a record that could not be read cannot be judged further
     payload = _normalized(record.payload, existing)
     candidate = _candidate(payload)
     problems += rules.validate_activity(candidate)
@@ -283,7 +294,131 @@ def check_record(record: Record, existing: Activity | None, today: date) -> list
     problems += rules.status_change_problems(
         mover, payload["status"], today, include_missing=False, new=existing is None
     )
-    return problems
+    return problems, payload
+
+
+def check_record(record: Record, existing: Activity | None, today: date) -> list[rules.Problem]:
+    """Every problem with one record: its shape, the registry's rules, its status change."""
+    return _checked(record, existing, today)[0]
+
+
+# One record checked without error: the activity the registry holds under its id (or None),
+# and the record as it would be stored.
+Checked = tuple[Activity | None, dict[str, Any]]
+
+
+def _table(model: type[Base]) -> Table:
+    return Base.metadata.tables[model.__tablename__]
+
+
+_ACTIVITIES = _table(Activity)
+_CHANGES = _table(ActivityChange)
+# Each child table, the payload list that fills it, and its columns as the layout names them:
+# a row is built from these names alone, so every row of an executemany has the same keys and
+# a field the record leaves out is NULL, as the ORM stored it.
+_CHILDREN = (
+    (_table(MocRegistration), "moc", ("board", *(f.name for f in LAYOUT.moc_fields))),
+    (_table(RemsRegistration), "rems", tuple(f.name for f in LAYOUT.rems_fields)),
+    (_table(Occurrence), "occurrences", tuple(f.name for f in LAYOUT.occurrence_fields)),
+)
+
+
+@dataclass
+class _Written:
+    """What the write has done so far; the report gets it only once the transaction commits."""
+
+    created: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    activity_ids: list[int] = field(default_factory=list)
+
+
+def _insert_new(conn: Connection, provider_id: int, payloads: list[dict[str, Any]]) -> list[int]:
+    """Insert new activities and their children; their registry ids, in the order given."""
+    if not payloads:
+        return []
+    # One stamp for the chunk, taken as it is written, as the ORM's flush stamped it: the
+    # incremental indexer reads "changed since" from updated_at.
+    now = utcnow()
+    rows = [
+        {
+            **{name: p[name] for name in SCALARS},
+            "provider_id": provider_id,
+            "created_at": now,
+            "updated_at": now,
+        }
+        for p in payloads
+    ]
+    # RETURNING with sort_by_parameter_order gives the ids in the rows' order on SQLite and
+    # PostgreSQL alike (SQLAlchemy's "insertmanyvalues": batched where the database can order
+    # them, a row at a time where it cannot), without a query back by provider activity id.
+    ids = list(
+        conn.execute(
+            insert(_ACTIVITIES).returning(_ACTIVITIES.c.id, sort_by_parameter_order=True), rows
+        ).scalars()
+    )
+    for table, key, columns in _CHILDREN:
+        children = [
+            {"activity_id": activity_id, **{c: child.get(c) for c in columns}}
+            for activity_id, p in zip(ids, payloads, strict=True)
+            for child in p[key]
+        ]
+        if children:
+            conn.execute(insert(table), children)
+    return ids
+
+
+def _write_chunk(
+    session: Session,
+    provider_id: int,
+    checked: list[Checked],
+    written: _Written,
+    *,
+    source: str,
+    api_key_id: int | None,
+) -> None:
+    """Write one chunk of checked records: new activities by Core inserts, edited ones through
+    the ORM, and a change record for each, in the records' order."""
+    new: list[dict[str, Any]] = []
+    # Per activity created or updated, in the records' order: its place in `new`, or the
+    # activity updated.
+    changed: list[int | Activity] = []
+    for found, payload in checked:
+        activity_id = payload["provider_activity_id"]
+        if found is None:
+            changed.append(len(new))
+            new.append(payload)
+            written.created.append(activity_id)
+        elif payload_of(found) != payload:
+            _assign(found, payload)
+            changed.append(found)
+            written.updated.append(activity_id)
+        else:
+            written.unchanged.append(activity_id)
+    session.flush()  # the updates, before Core writes on the same connection
+    conn = session.connection()
+    new_ids = _insert_new(conn, provider_id, new)
+    if not changed:
+        return
+    at = utcnow()
+    changes = []
+    for item in changed:
+        activity_id, action = (
+            (new_ids[item], "created") if isinstance(item, int) else (item.id, "updated")
+        )
+        written.activity_ids.append(activity_id)
+        changes.append(
+            {
+                "activity_id": activity_id,
+                "provider_id": provider_id,
+                "api_key_id": api_key_id,
+                "source": source,
+                "action": action,
+                "detail": None,
+                "at": at,
+            }
+        )
+    conn.execute(insert(_CHANGES), changes)
 
 
 def import_records(
@@ -296,11 +431,12 @@ def import_records(
     api_key_id: int | None = None,
     dry_run: bool = False,
 ) -> BatchReport:
-    """Check every record `read()` yields, then, if none has an error, write them all.
+    """Check every record `read()` yields and, if none has an error, write them all.
 
-    `read` is called once per pass, so a file is streamed twice rather than held in memory.
-    The file's own warnings (`read()`'s `warnings`, as `files.read_records` gives them) are
-    reported first among the warnings.
+    `read` is called once: the file is parsed once, checked and written chunk by chunk in one
+    transaction, which is committed only if no record had an error (see the module's
+    docstring). The file's own warnings (`read()`'s `warnings`, as `files.read_records` gives
+    them) are reported first among the warnings.
     """
     report = BatchReport()
     with sessions() as session:
@@ -312,59 +448,46 @@ def import_records(
         report.add(Message("provider", "accreditation", f"{refusal}; nothing was saved"), "error")
         return report
     records = read()
+    written = _Written()
+    # Closing the session without a commit (an error, a dry run, an exception such as a file
+    # found malformed halfway) rolls back whatever was written.
     with sessions() as session:
+        writing = not dry_run
         for chunk in _chunks(records):
             existing = _existing(session, provider_id, chunk)
+            checked: list[Checked] = []
             for record in chunk:
                 found = existing.get(record.payload.get("provider_activity_id") or "")
-                for p in check_record(record, found, today):
+                problems, payload = _checked(record, found, today)
+                for p in problems:
                     message = Message(record.location, p.field, p.message, p.severity, p.nearest)
                     report.add(message, p.severity)
-            session.expunge_all()
-    file_warnings = [
-        Message("file", w.field, w.message, "warning") for w in getattr(records, "warnings", ())
-    ]
-    if file_warnings:
-        report.warnings[:0] = file_warnings
-        report.warning_count += len(file_warnings)
-    report.close()
-    if report.errors or dry_run:
-        return report
-
-    with sessions.begin() as session:
-        for chunk in _chunks(read()):
-            existing = _existing(session, provider_id, chunk)
-            changed: list[tuple[Activity, str]] = []
-            for record in chunk:
-                activity_id = record.payload["provider_activity_id"]
-                found = existing.get(activity_id)
-                payload = _normalized(record.payload, found)
-                if found is None:
-                    activity = Activity(provider_id=provider_id)
-                    _assign(activity, payload)
-                    session.add(activity)
-                    report.created.append(activity_id)
-                    changed.append((activity, "created"))
-                elif payload_of(found) != payload:
-                    _assign(found, payload)
-                    report.updated.append(activity_id)
-                    changed.append((found, "updated"))
-                else:
-                    report.unchanged.append(activity_id)
-            session.flush()
-            for activity, action in changed:
-                report.activity_ids.append(activity.id)
-                session.add(
-                    ActivityChange(
-                        activity_id=activity.id,
-                        provider_id=provider_id,
-                        api_key_id=api_key_id,
-                        source=source,
-                        action=action,
-                    )
+                if payload is not None:
+                    checked.append((found, payload))
+            if writing and report.error_count:
+                # Nothing of this file will be saved: undo what was written now, rather than
+                # hold the write lock while the rest of the file is checked.
+                session.rollback()
+                writing = False
+            if writing:
+                _write_chunk(
+                    session, provider_id, checked, written, source=source, api_key_id=api_key_id
                 )
-            session.flush()
             session.expunge_all()  # keep memory to one chunk
+        file_warnings = [
+            Message("file", w.field, w.message, "warning") for w in getattr(records, "warnings", ())
+        ]
+        if file_warnings:
+            report.warnings[:0] = file_warnings
+            report.warning_count += len(file_warnings)
+        report.close()
+        if report.errors or dry_run:
+            return report
+        session.commit()
+    report.created = written.created
+    report.updated = written.updated
+    report.unchanged = written.unchanged
+    report.activity_ids = written.activity_ids
     report.written = True
     return report
 

@@ -114,7 +114,7 @@ class FileReader:
     """Reads one uploaded file. The constructor checks what can be checked at once (type, size,
     encoding) and raises `FileRejected`; `records()` streams the activities and may raise
     `FileRejected` too (a bad header, malformed XML found halfway). `records()` can be called
-    again for a second pass. `warnings` holds file-level warnings (e.g. the encoding used)."""
+    again, and reads the file anew (the importer reads it once). `warnings` holds file-level warnings (e.g. the encoding used)."""
 
     def __init__(self, filename: str, data: bytes) -> None:
         self.filename = filename
