@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
-from directory.demo import generate, generate_into
+from directory.demo import FIRST_ACTIVITY_ID, generate, generate_into, provider_activity_id
 from directory.registry import rules
 from directory.registry.models import Activity
 from tests.factories import TODAY
@@ -101,3 +101,39 @@ def test_the_load_is_all_or_nothing(engine):
         generate_into(engine, count=50, seed=1, today=TODAY)  # same ids: the second load must fail
     with Session(engine) as session:
         assert session.scalar(select(func.count()).select_from(Activity)) == 50
+
+
+def test_no_two_of_a_million_activities_share_a_providers_id():
+    # The registry's key is (provider, provider's activity id), and one provider's activities
+    # of one year differ only in the number: the number alone must never repeat. (A number
+    # taken modulo 100,000 did, at the 100,001st activity.)
+    numbers = {
+        provider_activity_id("Lakeshore University", 2026, FIRST_ACTIVITY_ID + i)
+        for i in range(1_000_000)
+    }
+    assert len(numbers) == 1_000_000
+
+
+def test_the_first_hundred_thousand_ids_are_the_ones_a_seed_always_gave():
+    def key(place: int) -> str:
+        return provider_activity_id("Lakeshore University", 2026, FIRST_ACTIVITY_ID + place - 1)
+
+    assert key(1) == "LAKESHORE-UN-2026-00001"
+    assert key(99_999) == "LAKESHORE-UN-2026-99999"
+    assert key(100_000) == "LAKESHORE-UN-2026-00000"
+    assert key(100_001) == "LAKESHORE-UN-2026-100001"
+    assert key(1_000_000) == "LAKESHORE-UN-2026-1000000"
+
+
+def test_generated_activities_are_numbered_by_the_key_function():
+    providers: dict[int, str] = {}
+    activities = []
+    for table, rows in generate(60, 5, TODAY):
+        if table == "providers":
+            providers = {p["id"]: p["name"] for p in rows}
+        elif table == "activities":
+            activities += rows
+    assert len(activities) == 60
+    for a in activities:
+        expected = provider_activity_id(providers[a["provider_id"]], a["start_date"].year, a["id"])
+        assert a["provider_activity_id"] == expected

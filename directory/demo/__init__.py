@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
+from itertools import accumulate
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +59,7 @@ FORMATS = {
 }  # fmt: skip
 
 STATUSES = {"Active": 84, "Draft": 6, "Ready to Close": 6, "Closed": 4}
+DELIVERY = {"in person": 60, "both": 25, "online": 15}  # of a live activity not held online
 ACCREDITATION = {
     "Accreditation": 70, "Accreditation with Commendation": 18, "Provisional Accreditation": 6,
     "Probation": 4, "Nonaccreditation": 2,
@@ -91,12 +93,37 @@ def topics() -> dict[str, Any]:
     return json.loads((TOPICS_FILE).read_text(encoding="utf-8"))
 
 
+# The running totals that `choices(weights=...)` adds up on every call, added up once per table
+# (by the table's identity: the tables above are constants): the same draw from the generator,
+# so a seed gives the rows it gave before.
+_CUMULATIVE: dict[int, tuple[list[Any], list[int]]] = {
+    id(table): (list(table), list(accumulate(table.values())))
+    for table in (HOME_BOARDS, FORMATS, STATUSES, ACCREDITATION, DELIVERY)
+}
+
+
 def _pick(rng: random.Random, weights: dict[Any, int]) -> Any:
-    return rng.choices(list(weights), weights=list(weights.values()))[0]
+    population, cum_weights = _CUMULATIVE[id(weights)]
+    return rng.choices(population, cum_weights=cum_weights)[0]
 
 
 def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+
+
+def provider_activity_id(provider_name: str, year: int, activity_id: int) -> str:
+    """A demo activity's id in its provider's own system: "LAKESHORE-UN-2026-00042".
+
+    The number is the activity's place in the demo (1 for FIRST_ACTIVITY_ID), so no two
+    activities share one, however many are generated: the registry's key is (provider, this
+    id), and two activities of one provider and year would otherwise collide. The first
+    100,000 keep the five digits they always had (the 100,000th is "00000"), so a seed gives the
+    rows it gave before; past them the number is written in full, six digits or more, which no
+    five-digit number equals.
+    """
+    n = activity_id - FIRST_ACTIVITY_ID + 1
+    number = f"{n % 100_000:05d}" if n <= 100_000 else str(n)
+    return f"{_slug(provider_name)[:12].upper()}-{year}-{number}"
 
 
 def _credits(rng: random.Random, fmt: str, days: int) -> float:
@@ -146,6 +173,10 @@ class _Generator:
             p for p in ref.aba_outline if not any(q.startswith(p + " > ") for q in ref.aba_outline)
         )
         self.aba_leaves = leaves
+        # Computed once rather than per activity (a million activities' worth of sorting).
+        self.all_areas = sorted({a for b in ref.boards.values() for a in b.practice_areas})
+        self.related_leaves: dict[tuple[str, ...], list[str]] = {}
+        self.collaborating = ref.collaborating_boards
         self.now = datetime.combine(today, time(12), UTC)
 
     def _providers(self, raw: list[dict[str, str]]) -> list[dict[str, Any]]:
@@ -221,15 +252,18 @@ class _Generator:
         return reg
 
     def _content_areas(self, areas: list[str]) -> list[str]:
-        related = [p for p in self.aba_leaves if any(w in p for w in areas)] or self.aba_leaves
+        key = tuple(areas)
+        related = self.related_leaves.get(key)
+        if related is None:  # a scan of the whole outline, once per set of areas
+            related = [p for p in self.aba_leaves if any(w in p for w in areas)] or self.aba_leaves
+            self.related_leaves[key] = related
         return self.rng.sample(related, k=min(len(related), self.rng.choice([1, 1, 2])))
 
     def activity(self, activity_id: int) -> tuple[dict[str, Any], list, list, list]:
         rng = self.rng
         home = _pick(rng, HOME_BOARDS)
         board = self.ref.boards.get(home) if home else None
-        all_areas = sorted({a for b in self.ref.boards.values() for a in b.practice_areas})
-        pool = list(board.practice_areas) if board else all_areas
+        pool = list(board.practice_areas) if board else self.all_areas
         areas = rng.sample(pool, k=min(len(pool), rng.choice([1, 1, 1, 1, 2, 2, 3])))
         topic = self._topic(areas[0])
         fmt = _pick(rng, FORMATS)
@@ -242,7 +276,7 @@ class _Generator:
         if fmt in ("Internet Live Course", "Internet Enduring Material") or not live:
             delivery = "online" if rng.random() < 0.92 else "both"
         else:
-            delivery = _pick(rng, {"in person": 60, "both": 25, "online": 15})
+            delivery = _pick(rng, DELIVERY)
         venue = rng.choice(self.venues) if rng.random() < 0.6 else provider
         in_person = delivery in ("in person", "both")
         credits = _credits(rng, fmt, (end - start).days + 1)
@@ -260,7 +294,7 @@ class _Generator:
         a: dict[str, Any] = dict(
             id=activity_id,
             provider_id=provider["id"],
-            provider_activity_id=f"{_slug(provider['name'])[:12].upper()}-{start.year}-{activity_id % 100000:05d}",
+            provider_activity_id=provider_activity_id(provider["name"], start.year, activity_id),
             title=self._title(topic["topic"]),
             format=fmt,
             start_date=start,
@@ -299,7 +333,7 @@ class _Generator:
         if board and board.collaborating and rng.random() < 0.88:
             moc.append(self._moc(board.code, areas, a))
             # Areas several boards share (critical care, sleep, palliative care) draw a second board.
-            for other in self.ref.collaborating_boards:
+            for other in self.collaborating:
                 shared = [x for x in areas if x in other.practice_areas]
                 if other.code != board.code and shared and rng.random() < 0.35:
                     moc.append(self._moc(other.code, shared, a))
