@@ -178,6 +178,9 @@ def to_document(
 
 # What a document itself can make the JSON encoder raise (UnicodeEncodeError is a ValueError).
 DOCUMENT_JSON_ERRORS = (ValueError, TypeError, RecursionError)
+# `json.dumps` with these options, made once: dumps builds an encoder per call otherwise,
+# once per document of a reindex. It keeps no state between calls, so threads may share it.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
 
 
 def document_json(document: Mapping[str, Any]) -> str:
@@ -185,10 +188,10 @@ def document_json(document: Mapping[str, Any]) -> str:
 
     Strict on purpose: a document that is not plain JSON in valid Unicode (a lone surrogate in
     a str, NaN, a value of no JSON type) raises here, for that document alone, instead of deep
-    in an engine's batch (SQLite's parameter binding, the OpenSearch bulk helper's sizing),
+    in an engine's batch (SQLite's parameter binding, an OpenSearch bulk request's sizing),
     where it would fail every document of the batch with it.
     """
-    text = json.dumps(document, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    text = _ENCODER.encode(document)
     text.encode("utf-8")  # a lone surrogate raises UnicodeEncodeError here
     return text
 

@@ -9,9 +9,17 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from directory.demo import generate_into
-from directory.registry.models import Activity, IndexState, MocRegistration, Provider, utcnow
+from directory.registry.models import (
+    Activity,
+    IndexState,
+    MocRegistration,
+    Provider,
+    utcnow,
+    with_children,
+)
 from directory.search import SearchRequest
 from indexer import sync
+from indexer.document import document_json, to_document
 from indexer.engine import IndexingError
 from indexer.sync import full_reindex, incremental_sync, iter_documents
 from tests.factories import TODAY
@@ -70,6 +78,41 @@ def edit_registry(sessions):
         if draft is not None and draft.end_date and draft.end_date >= TODAY:
             draft.status = "Active"
     return retitled.id, hidden.id, deleted.id, provider.id
+
+
+# --- the registry as the indexer reads it -----------------------------------------------------
+
+
+def orm_documents(sessions, today, preview=False):
+    """Every activity's document (None when not listed) rendered from its ORM object."""
+    with sessions() as session:
+        activities = session.scalars(
+            select(Activity).options(*with_children()).order_by(Activity.id)
+        )
+        return {a.id: to_document(a, today, preview=preview) for a in activities}
+
+
+def test_the_indexer_renders_exactly_the_documents_of_the_orm_objects(sessions):
+    # The indexer reads rows with SQLAlchemy Core (indexer.records) and renders them with the
+    # function the web layer calls on ORM activities: the same documents, to the byte.
+    listed = {i: d for i, d in orm_documents(sessions, TODAY).items() if d is not None}
+    read = list(iter_documents(sessions, TODAY))
+    assert len(read) > 300
+    assert [document_json(d) for d in read] == [document_json(listed[i]) for i in sorted(listed)]
+    # What the data exercises: occurrences, REMS, board points and deadlines, several boards.
+    assert all(any(d[k] for d in read) for k in ("occurrences", "rems", "points", "deadlines"))
+    assert any(len(d["occurrences"]) > 1 for d in read) and any(len(d["board"]) > 1 for d in read)
+
+    # Every activity, listed or not, as the incremental sync reads it: previews render them all.
+    previews = orm_documents(sessions, TODAY, preview=True)
+    skipped: dict[int, str] = {}
+    with sessions() as session:
+        records = sync._load(session, [*sorted(previews), 999_999_999], skipped)
+    assert skipped == {}
+    assert [r.id for r in records] == sorted(previews)
+    assert [document_json(to_document(r, TODAY, preview=True)) for r in records] == [
+        document_json(previews[i]) for i in sorted(previews)
+    ]
 
 
 def test_sync_applies_edits_unpublishing_deletion_and_provider_changes(search_engine, sessions):

@@ -6,7 +6,9 @@
 - Searches go through the alias `<prefix>-activities`. `rebuild` loads a new versioned index
   `<prefix>-activities-<UTC timestamp>` (no refresh, no replicas while loading), then moves
   the alias to it in one atomic `update_aliases` call and deletes the older indices: searches
-  are answered by the old index until the very moment the new one is complete.
+  are answered by the old index until the very moment the new one is complete. Its documents
+  go in chunks bounded by bytes and count, serialised once, a few requests in flight while
+  the next chunk is rendered (`_load`).
 - Writes between rebuilds (`write`) go through the alias, are retried on engine trouble and
   are visible to searches when they return.
 - Engine trouble (unreachable, timeout, 429, 5xx) becomes `SearchUnavailable` (`answering`);
@@ -23,16 +25,21 @@ Functions of a client and an alias name, so the engine class stays a thin wrappe
 from __future__ import annotations
 
 import copy
+import ipaddress
 import json
 import logging
 import re
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sized
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from opensearchpy import OpenSearch
 from opensearchpy.exceptions import ConnectionError as TransportConnectionError
@@ -54,6 +61,16 @@ MAPPING_FILE = Path(__file__).resolve().parent / "mapping.json"
 BULK_CHUNK_SIZE = 1000
 BULK_MAX_CHUNK_BYTES = 20 * 1024 * 1024
 BULK_REQUEST_TIMEOUT = 120  # seconds; a 1000-document chunk on a busy cluster
+# A rebuild's chunks: bounded by bytes (a request a cluster digests in well under a second,
+# whatever the documents weigh) as well as by count; documents are ~2 KB, so bytes decide.
+REBUILD_CHUNK_BYTES = 5 * 1024 * 1024
+REBUILD_CHUNK_DOCUMENTS = 5000
+# Bulk requests a rebuild keeps in flight while it builds the next: two keep the cluster busy
+# while one answer is on its way back; more only queue on a small cluster.
+BULK_THREADS = 2
+BULK_RETRIES = 5  # a rebuild's chunk (or its items) answered 429: sent again with backoff
+BULK_INITIAL_BACKOFF = 1  # seconds, doubled at each retry
+BULK_MAX_BACKOFF = 30
 WRITE_ATTEMPTS = 3  # upsert/delete: whole-request retries on 429, 5xx and connection trouble
 # Settings that differ while an index is being loaded; mapping.json holds their final values.
 LOADING_SETTINGS = {
@@ -82,6 +99,23 @@ def _final_settings() -> dict[str, Any]:
     """The per-index settings an index returns to once loaded (from mapping.json)."""
     declared = _mapping_file()["settings"]["index"]
     return {k: declared[k] for k in ("refresh_interval", "auto_expand_replicas")}
+
+
+# --- the connection --------------------------------------------------------------------------
+
+
+def compress_by_default(url: str) -> bool:
+    """Whether to gzip requests to the cluster at `url` unless configured: not when it is on a
+    loopback address. Over a network gzip (several times smaller bulk bodies) saves more time
+    than it costs; to a cluster on this machine it saves nothing and costs CPU on both sides,
+    and at level 9 it was most of what a reindex spent on sending."""
+    host = urlsplit(url if "//" in url else f"//{url}").hostname or ""
+    if host == "localhost":
+        return False
+    try:
+        return not ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a host name: the cluster may be anywhere
+        return True
 
 
 # --- errors ----------------------------------------------------------------------------------
@@ -208,13 +242,18 @@ def drop(client: OpenSearch, alias: str) -> None:
 
 
 def rebuild(
-    client: OpenSearch, alias: str, documents: Iterable[SearchDocument], progress: bool = False
+    client: OpenSearch,
+    alias: str,
+    documents: Iterable[SearchDocument],
+    progress: bool = False,
+    threads: int = BULK_THREADS,
 ) -> ReindexStats:
     """Load `documents` into a new index, then point the alias at it in one atomic step.
 
-    Documents refused for what they hold are left out and named in `ReindexStats.skipped`.
-    On any other failure, or when every document was refused, the new index is deleted and the
-    alias stays where it was.
+    `threads` chunks are sent at once while the next is built (see `_load`). Documents refused
+    for what they hold are left out and named in `ReindexStats.skipped`. On any other failure,
+    or when every document was refused, the new index is deleted and the alias stays where it
+    was.
     """
     from tqdm import tqdm
 
@@ -224,7 +263,7 @@ def rebuild(
     try:
         total = len(documents) if isinstance(documents, Sized) else None
         with tqdm(total=total, unit="doc", desc=index, disable=not progress) as bar:
-            written, refused, failures = _load(client, index, documents, bar.update)
+            written, refused, failures = _load(client, index, documents, bar.update, threads)
         if failures:
             raise IndexingError(failures)
         if refused and not written:
@@ -252,37 +291,143 @@ def rebuild(
     )
 
 
+@dataclass
+class BulkChunk:
+    """Documents of one bulk request: their ids, and their NDJSON lines (an action line and
+    a source line each), in the same order."""
+
+    ids: list[int] = field(default_factory=list)
+    lines: list[bytes] = field(default_factory=list)
+    size: int = 0  # bytes of the lines
+
+
+def bulk_chunks(
+    documents: Iterable[SearchDocument],
+    refused: dict[int, str],
+    max_documents: int | None = None,
+    max_bytes: int | None = None,
+) -> Iterator[BulkChunk]:
+    """The documents as bulk "index" requests of at most `max_documents` documents and
+    `max_bytes` bytes (a document larger than that goes alone), by default a rebuild's
+    (REBUILD_CHUNK_*); one that cannot be serialised goes into `refused` instead.
+
+    Serialised here, once, straight to the bytes sent: the bulk helpers would encode each
+    action again to measure it, and copy each action dict. The index is named by the request's
+    URL, so an action line holds only the id.
+    """
+    max_documents = max_documents or REBUILD_CHUNK_DOCUMENTS
+    max_bytes = max_bytes or REBUILD_CHUNK_BYTES
+    chunk = BulkChunk()
+    for doc in documents:
+        try:
+            source = document_json(doc).encode("utf-8")
+        except DOCUMENT_JSON_ERRORS as exc:
+            refused[doc["id"]] = unindexable_reason(exc)
+            continue
+        line = b'{"index":{"_id":"%d"}}\n%b\n' % (doc["id"], source)
+        if chunk.ids and (chunk.size + len(line) > max_bytes or len(chunk.ids) >= max_documents):
+            yield chunk
+            chunk = BulkChunk()
+        chunk.ids.append(doc["id"])
+        chunk.lines.append(line)
+        chunk.size += len(line)
+    if chunk.ids:
+        yield chunk
+
+
+@dataclass
+class _Sent:
+    written: int = 0
+    refused: dict[int, str] = field(default_factory=dict)
+    failures: dict[int, str] = field(default_factory=dict)
+
+
+def _send(client: OpenSearch, index: str, chunk: BulkChunk) -> _Sent:
+    """One bulk request, its 429s (the whole request, or items of it) sent again with backoff
+    as `streaming_bulk` would; any other TransportError raises."""
+    sent = _Sent()
+    ids, lines = chunk.ids, chunk.lines
+    for attempt in range(BULK_RETRIES + 1):
+        last = attempt == BULK_RETRIES
+        try:
+            response = client.bulk(
+                body=b"".join(lines),
+                index=index,
+                request_timeout=BULK_REQUEST_TIMEOUT,
+                # Only what is read back: ~20 bytes an item instead of ~200.
+                filter_path="errors,items.*.status,items.*.error",
+            )
+        except TransportError as e:
+            if e.status_code != 429 or last:
+                raise
+            _backoff(attempt)
+            continue
+        if not response.get("errors"):
+            sent.written += len(ids)
+            return sent
+        again: tuple[list[int], list[bytes]] = ([], [])
+        for doc_id, line, item in zip(ids, lines, response["items"], strict=True):
+            result = next(iter(item.values()))
+            status = result.get("status")
+            if isinstance(status, int) and 200 <= status < 300:
+                sent.written += 1
+            elif status == 429 and not last:
+                again[0].append(doc_id)
+                again[1].append(line)
+            elif _is_refusal(result):
+                sent.refused[doc_id] = _failure_reason(result)
+            else:
+                sent.failures[doc_id] = _failure_reason(result)
+        ids, lines = again
+        if not ids:
+            return sent
+        _backoff(attempt)
+    raise AssertionError("unreachable")  # the last attempt returns or raises
+
+
+def _backoff(attempt: int) -> None:
+    time.sleep(min(BULK_INITIAL_BACKOFF * 2**attempt, BULK_MAX_BACKOFF))
+
+
 def _load(
     client: OpenSearch,
     index: str,
     documents: Iterable[SearchDocument],
     advance: Callable[[int], Any],
+    threads: int = BULK_THREADS,
 ) -> tuple[int, dict[int, str], dict[int, str]]:
     """Stream documents into `index` in chunks: (documents written, documents refused by id,
-    the engine's failures by id)."""
+    the engine's failures by id).
+
+    This thread renders and serialises the next chunk while `threads` others send the chunks
+    before it: reading the registry and OpenSearch indexing overlap, instead of taking turns.
+    At most `threads` + 1 chunks are held at once, so memory stays flat at any size.
+    (`helpers.parallel_bulk` does the same, but drops `streaming_bulk`'s retries of 429s.)
+    """
     unsendable: dict[int, str] = {}
-    refused: dict[int, str] = {}
-    failures: dict[int, str] = {}
-    written = 0
-    for ok, result in streaming_bulk(
-        client,
-        index_actions(documents, index, unsendable),
-        chunk_size=BULK_CHUNK_SIZE,
-        max_chunk_bytes=BULK_MAX_CHUNK_BYTES,
-        raise_on_error=False,
-        max_retries=5,
-        initial_backoff=1,
-        max_backoff=30,
-        request_timeout=BULK_REQUEST_TIMEOUT,
-    ):
-        advance(1)
-        if ok:
-            written += 1
-            continue
-        item = next(iter(result.values()))
-        (refused if _is_refusal(item) else failures)[_document_id(item)] = _failure_reason(item)
+    result = _Sent()
+    in_flight: deque[tuple[int, Future[_Sent]]] = deque()
+
+    def collect(count: int, future: Future[_Sent]) -> None:
+        sent = future.result()  # the engine failing raises here, and stops the load
+        result.written += sent.written
+        result.refused.update(sent.refused)
+        result.failures.update(sent.failures)
+        advance(count)
+
+    pool = ThreadPoolExecutor(max_workers=max(1, threads), thread_name_prefix="bulk")
+    try:
+        for chunk in bulk_chunks(documents, unsendable):
+            in_flight.append((len(chunk.ids), pool.submit(_send, client, index, chunk)))
+            while len(in_flight) > max(1, threads):
+                collect(*in_flight.popleft())
+        while in_flight:
+            collect(*in_flight.popleft())
+    finally:
+        # On failure: wait for the requests already sent, drop the ones not started.
+        pool.shutdown(wait=True, cancel_futures=True)
     advance(len(unsendable))
-    return written, {**unsendable, **refused}, failures
+    return result.written, {**unsendable, **result.refused}, result.failures
 
 
 # --- writes between rebuilds -----------------------------------------------------------------
