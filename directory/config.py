@@ -11,6 +11,7 @@ import sysconfig
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # A checkout has pyproject.toml beside the packages; an installed wheel has not.
@@ -33,6 +34,12 @@ class Config:
     opensearch_index_prefix: str = "cme"
     opensearch_user: str | None = None
     opensearch_password: str | None = None
+    # Gzip requests to OpenSearch: True, False, or None for "unless the cluster's URL is a
+    # loopback address" (compressing for a cluster on the same machine only costs CPU).
+    opensearch_compress: bool | None = None
+    # Bulk requests a full reindex keeps in flight while it reads and renders the next chunk
+    # (at least 1).
+    opensearch_bulk_threads: int = 2
     # Listings expire at the end of their last day in the directory's own time zone, not UTC.
     timezone: str = "America/New_York"
     # Run the incremental sync right after a provider's write, so changes show at once.
@@ -45,6 +52,13 @@ class Config:
     # The Jinja templates and the static files: the checkout's, or an installed wheel's.
     templates_dir: Path = SHIPPED / "templates"
     static_dir: Path = SHIPPED / "static"
+    # Each worker keeps recent search answers (see directory/web/search_cache.py): the landing
+    # page and a widget pre-set to one board ask the same question all day. At most this many
+    # answers and megabytes per worker, each for at most this many seconds (a backstop: any
+    # write to the index already retires them). 0 entries turns the cache off.
+    search_cache_entries: int = 512
+    search_cache_megabytes: float = 32.0
+    search_cache_seconds: float = 300.0
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Config:
@@ -61,6 +75,11 @@ class Config:
             ),
             opensearch_user=env.get("OPENSEARCH_USER") or None,
             opensearch_password=env.get("OPENSEARCH_PASSWORD") or None,
+            opensearch_compress=_yes_no_auto(env, "OPENSEARCH_COMPRESS"),
+            opensearch_bulk_threads=max(
+                1,
+                _bounded(env, "OPENSEARCH_BULK_THREADS", defaults.opensearch_bulk_threads, int, 64),
+            ),
             timezone=env.get("DIRECTORY_TIMEZONE", defaults.timezone),
             sync_after_write=env.get("SYNC_AFTER_WRITE", "1").lower() not in ("0", "false", "no"),
             secret_key=env.get("SECRET_KEY") or "",
@@ -69,7 +88,44 @@ class Config:
             ),
             templates_dir=Path(env.get("DIRECTORY_TEMPLATES_DIR", defaults.templates_dir)),
             static_dir=Path(env.get("DIRECTORY_STATIC_DIR", defaults.static_dir)),
+            search_cache_entries=_bounded(
+                env, "SEARCH_CACHE_ENTRIES", defaults.search_cache_entries, int, 1_000_000
+            ),
+            search_cache_megabytes=_bounded(
+                env, "SEARCH_CACHE_MB", defaults.search_cache_megabytes, float, 100_000
+            ),
+            search_cache_seconds=_bounded(
+                env, "SEARCH_CACHE_SECONDS", defaults.search_cache_seconds, float, 86_400
+            ),
         )
+
+
+def _bounded(env: dict[str, str], name: str, default: float, kind: type, high: float) -> Any:
+    """A number from the environment in [0, high], or a start-up error naming the variable."""
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = kind(raw)
+    except ValueError:
+        raise ValueError(
+            f"{name}: '{raw}' is not a {'whole ' if kind is int else ''}number"
+        ) from None
+    if not 0 <= value <= high:  # also refuses NaN
+        raise ValueError(f"{name}: give a number from 0 to {high:g}")
+    return value
+
+
+def _yes_no_auto(env: dict[str, str], name: str) -> bool | None:
+    """An on/off setting that may be left to the code to decide: unset, empty or "auto"."""
+    raw = env.get(name, "").strip().lower()
+    if raw in ("", "auto"):
+        return None
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"{name}: '{raw}' is not one of 1, 0 or auto")
 
 
 SECRET_FILE = "secret_key"  # noqa: S105 - a file name, not a secret

@@ -20,6 +20,8 @@ def engine_from_config(config: Config) -> SearchEngine:
             config.opensearch_index_prefix,
             config.opensearch_user,
             config.opensearch_password,
+            compress=config.opensearch_compress,
+            bulk_threads=config.opensearch_bulk_threads,
         )
     raise ValueError(f"SEARCH_BACKEND={config.search_backend!r}: use 'embedded' or 'opensearch'")
 

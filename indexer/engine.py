@@ -109,3 +109,11 @@ class SearchEngine(Protocol):
     def count(self) -> int: ...
 
     def ids(self) -> set[int]: ...
+
+    def generation(self) -> str:
+        """A token for what searches see now: it changes whenever a write through any engine
+        instance, in any process, may have changed an answer (upsert, delete, reindex), and is
+        the same again only while nothing has. Cheap enough to ask before every search: a
+        cache of answers (the web's) is keyed by it. Read it before the search it keys, so an
+        answer is never stored under a token newer than what it saw. Raises SearchUnavailable
+        when the engine cannot say."""

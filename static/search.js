@@ -22,6 +22,42 @@
     form.requestSubmit ? form.requestSubmit() : form.submit();
   });
 
+  // "Show N more": the link opens this search with the facet shown whole (show=<facet>); here
+  // the facet is filled in place from that page instead, and focus moves to the first value
+  // that was not shown, so a keyboard or screen reader user carries on from where they were.
+  form.addEventListener("click", function (event) {
+    var link = event.target && event.target.closest ? event.target.closest("a.facet-all") : null;
+    if (!link || !window.fetch || !window.DOMParser) return;
+    if (event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) return;
+    var name = link.getAttribute("data-facet");
+    var fieldset = form.querySelector('fieldset.facet[data-facet="' + name + '"]');
+    if (!fieldset) return;
+    event.preventDefault();
+    if (link.getAttribute("aria-busy") === "true") return;
+    link.setAttribute("aria-busy", "true");
+    var board = link.getAttribute("data-board");
+    var before = {};
+    fieldset.querySelectorAll("input[type=checkbox]").forEach(function (box) { before[box.value] = true; });
+    fetch(link.href, { credentials: "same-origin", headers: { Accept: "text/html" } })
+      .then(function (r) {
+        if (!r.ok) throw new Error("HTTP " + r.status);
+        return r.text();
+      })
+      .then(function (html) {
+        var page = new DOMParser().parseFromString(html, "text/html");
+        var whole = page.querySelector('fieldset.facet[data-facet="' + name + '"]');
+        if (!whole) throw new Error("no facet " + name);
+        whole = document.importNode(whole, true);
+        fieldset.parentNode.replaceChild(whole, fieldset);
+        var scope = board ? whole.querySelector('.facet-group[data-board="' + board + '"]') : whole;
+        var boxes = (scope || whole).querySelectorAll("input[type=checkbox]");
+        for (var i = 0; i < boxes.length; i++) {
+          if (!before[boxes[i].value]) { boxes[i].focus(); return; }
+        }
+      })
+      .catch(function () { window.location.href = link.href; });
+  });
+
   // Typeahead: fill the input's datalist from the suggestions API.
   var q = document.getElementById("q");
   var list = document.getElementById("q-suggestions");

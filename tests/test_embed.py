@@ -248,6 +248,9 @@ class _DownEngine:
     def search(self, request, today):
         raise SearchUnavailable("connection refused")
 
+    def generation(self):
+        raise SearchUnavailable("connection refused")
+
 
 def test_search_down_is_503_not_500(app, client):
     app.extensions["directory_search"] = _DownEngine()

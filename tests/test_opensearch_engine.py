@@ -24,13 +24,16 @@ from opensearchpy.exceptions import RequestError, TransportError
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from directory.config import Config
 from directory.demo import generate_into
 from directory.registry.db import make_engine, upgrade
 from directory.registry.models import Activity
 from directory.search import SearchRequest
+from indexer import engine_from_config
 from indexer.document import to_document
 from indexer.engine import IndexingError, SearchUnavailable
 from indexer.opensearch import MAPPING_FILE, OpenSearchEngine
+from indexer.opensearch import index as index_module
 from indexer.opensearch.index import answering as _answering
 from indexer.opensearch.query import corrections as _corrections
 from indexer.text import understand
@@ -161,14 +164,17 @@ def test_reindex_builds_a_versioned_index_behind_the_alias(demo, documents, clie
     assert client.cluster.health(index=index)["status"] == "green"
 
 
-def test_alias_swap_keeps_the_old_index_serving_until_the_swap(engines, documents, client):
+def test_alias_swap_keeps_the_old_index_serving_until_the_swap(
+    engines, documents, client, monkeypatch
+):
     engine = engines("swap")
     old = engine.reindex(documents[:300]).index
     seen: dict[str, Any] = {}
+    monkeypatch.setattr(index_module, "REBUILD_CHUNK_DOCUMENTS", 250)
 
     def stream() -> Iterator[dict[str, Any]]:
         for n, doc in enumerate(documents):
-            if n == 1500:  # one chunk of 1,000 is already in the new index
+            if n == 1500:  # chunks of 250 have been written to the new index, more are on the way
                 seen["alias"] = sorted(client.indices.get_alias(name=engine.alias))
                 seen["count"] = engine.count()
                 seen["total"] = engine.search(SearchRequest(), TODAY).total
@@ -227,6 +233,115 @@ def test_a_reindex_where_every_document_is_refused_keeps_the_previous_index(
     assert sorted(client.indices.get_alias(name=engine.alias)) == [old]
     assert sorted(client.indices.get(index=f"{engine.alias}-*")) == [old]  # half-built one gone
     assert engine.count() == 40
+
+
+def test_a_reindex_in_many_chunks_in_flight_names_what_is_refused_in_any_of_them(
+    engines, documents, client, monkeypatch
+):
+    # Small chunks, three in flight: refusals come back from chunks answered out of order.
+    monkeypatch.setattr(index_module, "REBUILD_CHUNK_BYTES", 64 * 1024)
+    engine = OpenSearchEngine(client, prefix=engines("chunks").prefix, bulk_threads=3)
+    docs = documents[:1500]
+    bad = {n: dict(docs[n], cme_credits="lots") for n in (3, 700, 1499)}
+    unencodable = dict(docs[900], title="\udfff")
+    stream = [bad.get(n, d) for n, d in enumerate(docs)]
+    stream[900] = unencodable
+
+    stats = engine.reindex(iter(stream))
+
+    assert set(stats.skipped) == {d["id"] for d in bad.values()} | {unencodable["id"]}
+    assert all("cme_credits" in stats.skipped[d["id"]] for d in bad.values())
+    assert stats.documents == 1496 == engine.count()
+    assert engine.ids() == {d["id"] for d in docs} - set(stats.skipped)
+    assert engine.documents([docs[0]["id"], docs[1498]["id"]]) == {
+        docs[0]["id"]: docs[0],
+        docs[1498]["id"]: docs[1498],
+    }
+
+
+def test_bulk_chunks_are_bounded_by_bytes_and_by_count(documents):
+    refused: dict[int, str] = {}
+    docs = documents[:600]
+    big = dict(docs[10], description="x" * 30_000)  # larger than a chunk: sent alone
+    stream = [*docs[:10], big, *docs[11:300], dict(docs[300], keywords=["\udfff"]), *docs[301:]]
+
+    chunks = list(index_module.bulk_chunks(stream, refused, max_documents=50, max_bytes=20_000))
+
+    assert refused == {docs[300]["id"]: "text is not valid Unicode"}
+    sent = [doc_id for chunk in chunks for doc_id in chunk.ids]
+    assert sent == [d["id"] for d in stream if d["id"] != docs[300]["id"]]
+    assert [chunk.ids for chunk in chunks if chunk.size > 20_000] == [[big["id"]]]
+    assert all(len(chunk.ids) <= 50 for chunk in chunks)
+    assert any(chunk.size + 2_000 > 20_000 for chunk in chunks)  # bytes closed these
+    for chunk in chunks:  # NDJSON: an action line naming the id, then the document as stored
+        assert chunk.size == sum(map(len, chunk.lines))
+        for doc_id, line in zip(chunk.ids, chunk.lines, strict=True):
+            action, source, end = line.split(b"\n")
+            assert json.loads(action) == {"index": {"_id": str(doc_id)}} and end == b""
+            assert json.loads(source)["id"] == doc_id
+
+
+def test_a_reindex_the_engine_stops_accepting_midway_fails_and_keeps_the_old_index(
+    engines, documents, client, monkeypatch
+):
+    # A read-only index (what OpenSearch does when its disk fills) is the engine failing, not
+    # documents refused: the rebuild raises, the half-built index goes, the old one serves.
+    monkeypatch.setattr(index_module, "REBUILD_CHUNK_DOCUMENTS", 100)
+    engine = engines("blocked")
+    old = engine.reindex(documents[:40]).index
+
+    def stream() -> Iterator[dict[str, Any]]:
+        for n, doc in enumerate(documents[:1200]):
+            if n == 600:
+                (new,) = set(client.indices.get(index=f"{engine.alias}-*")) - {old}
+                client.indices.put_settings(index=new, body={"index.blocks.write": True})
+            yield doc
+
+    with pytest.raises(IndexingError) as caught:
+        engine.reindex(stream())
+
+    assert caught.value.failures
+    assert all("block" in reason for reason in caught.value.failures.values())
+    assert sorted(client.indices.get_alias(name=engine.alias)) == [old]
+    assert sorted(client.indices.get(index=f"{engine.alias}-*")) == [old]
+    assert engine.count() == 40
+
+
+def test_requests_are_compressed_unless_the_cluster_is_on_this_machine():
+    local = ("http://127.0.0.1:9200", "http://localhost:9200", "https://[::1]:9200", "127.0.0.2")
+    remote = ("https://search.example.org", "http://10.0.0.5:9200", "opensearch:9200")
+    assert not any(index_module.compress_by_default(url) for url in local)
+    assert all(index_module.compress_by_default(url) for url in remote)
+    for url, configured, expected in (
+        ("http://127.0.0.1:9200", None, False),
+        ("https://search.example.org", None, True),
+        ("http://127.0.0.1:9200", True, True),
+        ("https://search.example.org", False, False),
+    ):
+        engine = OpenSearchEngine.from_config(url, "test-compress", compress=configured)
+        assert engine.client.transport.kwargs["http_compress"] is expected
+        engine.client.close()
+
+
+def test_compression_and_bulk_threads_are_configured_from_the_environment(tmp_path):
+    def configured(**env: str) -> OpenSearchEngine:
+        config = Config.from_env(
+            {"SEARCH_BACKEND": "opensearch", "DIRECTORY_DATA_DIR": str(tmp_path), **env}
+        )
+        engine = engine_from_config(config)
+        assert isinstance(engine, OpenSearchEngine)
+        engine.client.close()
+        return engine
+
+    default = configured()  # a cluster at 127.0.0.1: not compressed, two requests in flight
+    assert (default.client.transport.kwargs["http_compress"], default.bulk_threads) == (False, 2)
+    chosen = configured(OPENSEARCH_COMPRESS="1", OPENSEARCH_BULK_THREADS="4")
+    assert (chosen.client.transport.kwargs["http_compress"], chosen.bulk_threads) == (True, 4)
+    remote = configured(OPENSEARCH_URL="https://search.example.org", OPENSEARCH_COMPRESS="auto")
+    assert remote.client.transport.kwargs["http_compress"] is True
+    for name, value in (("OPENSEARCH_COMPRESS", "maybe"), ("OPENSEARCH_BULK_THREADS", "two")):
+        with pytest.raises(ValueError, match=name):
+            Config.from_env({name: value})
 
 
 def test_upsert_creates_the_alias_and_delete_ignores_unknown_ids(engines, documents, client):
@@ -504,3 +619,18 @@ def test_corrections_keep_the_rest_of_the_text_and_respect_the_typo_budget():
     assert corrected("gaot", entry("gaot", "goat", "gout")) == "goat"
     assert corrected("gxxt", entry("gxxt", "gout")) is None
     assert corrected("hypertensoin", entry("hypertensoin", "hypertension")) == "hypertension"
+
+
+def test_drop_leaves_no_index_of_its_prefix(
+    client: OpenSearch, prefix: str, documents: list[dict[str, Any]]
+) -> None:
+    """Dropping takes the generation's index with the activities' (a write made it)."""
+    engine = OpenSearchEngine(client, prefix=f"{prefix}-dropped")
+    engine.reindex(documents[:3])
+    engine.upsert(documents[3:4])
+    built = engine.generation()
+    assert client.indices.exists(index=engine.generation_index)
+    engine.drop()
+    assert not client.indices.get(index=f"{prefix}-dropped-*", ignore_unavailable=True)
+    assert engine.generation() not in (built, "")
+    assert engine.generation().startswith("unbuilt/")

@@ -863,6 +863,65 @@ def test_a_sync_skips_a_record_that_cannot_be_indexed_and_goes_on_with_the_rest(
     assert fresh_engine.ids() == {1, 3, 4, 5, UNENCODABLE}
 
 
+# --- provider labels and the generation --------------------------------------------------------
+
+
+def rename_provider(sessions, provider_id, name):
+    from directory.registry.models import Provider
+
+    with sessions.begin() as session:
+        session.get(Provider, provider_id).name = name
+
+
+def test_a_renamed_provider_is_labelled_by_its_new_name_once_synced(fresh_engine, small_registry):
+    from indexer.sync import incremental_sync
+
+    key = "rename"
+    full_reindex(small_registry, fresh_engine, key, TODAY)
+    [before] = search(fresh_engine).facet("provider").values
+    assert (before.value, before.label) == ("9000", "Northfield Academy of Medicine")
+
+    rename_provider(small_registry, 9000, "Northfield College of Medicine")
+    incremental_sync(small_registry, fresh_engine, key, TODAY)
+
+    [after] = search(fresh_engine).facet("provider").values
+    assert (after.value, after.label, after.count) == ("9000", "Northfield College of Medicine", 5)
+    # A selected provider that nothing matches under the other filters is labelled too.
+    [selected] = search(fresh_engine, provider="9000", q="zzzqqq").facet("provider").values
+    assert (selected.label, selected.count, selected.selected) == (
+        "Northfield College of Medicine",
+        0,
+        True,
+    )
+
+
+def test_the_generation_changes_with_every_write_and_only_then(fresh_engine, small_registry):
+    from indexer.sync import iter_documents
+
+    unbuilt = fresh_engine.generation()
+    full_reindex(small_registry, fresh_engine, "generation", TODAY)
+    built = fresh_engine.generation()
+    assert built != unbuilt
+    search(fresh_engine, q="gout")
+    assert fresh_engine.generation() == built  # reading changes nothing
+
+    [gout] = fresh_engine.documents([3]).values()
+    fresh_engine.upsert([{**gout, "title": "Gout and Pseudogout in Practice"}])
+    upserted = fresh_engine.generation()
+    assert upserted not in (built, unbuilt)
+
+    fresh_engine.upsert([])  # nothing to write: a sync that found no change
+    fresh_engine.delete([])
+    assert fresh_engine.generation() == upserted
+
+    fresh_engine.delete([3])
+    deleted = fresh_engine.generation()
+    assert deleted not in (built, upserted)
+
+    fresh_engine.reindex(iter_documents(small_registry, TODAY))
+    assert fresh_engine.generation() not in (built, upserted, deleted)
+
+
 # --- an embedded index file an older version wrote ----------------------------------------------
 #
 # Before delivery was one value, the embedded file held "both" as ["in person", "online"], had

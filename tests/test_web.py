@@ -114,6 +114,8 @@ def test_detail_works_while_search_is_down(app, client, indexed):
 
             raise SearchUnavailable("down")
 
+        generation = search  # down: it cannot say what it holds either
+
     app.extensions["directory_search"] = Down()
     assert client.get("/activities/1").status_code == 200
     assert client.get("/api/v1/activities/1").status_code == 200
@@ -347,3 +349,63 @@ def test_a_practice_area_link_made_before_a_board_renamed_it_still_selects_it():
         "ABOS:Surgery of the Spine",
         "ABIM:Cardiovascular Disease",
     )
+
+
+def _facet_values(html: str, name: str) -> list[str]:
+    fieldset = re.search(
+        rf'<fieldset class="facet" data-facet="{name}">(.*?)</fieldset>', html, re.S
+    )
+    assert fieldset, f"no {name} facet on the page"
+    return re.findall(rf'<input type="checkbox" name="{name}" value="([^"]+)"', fieldset[1])
+
+
+def test_a_long_facet_shows_its_first_values_and_links_to_all_of_them(client, indexed):
+    api = client.get("/api/v1/facets").get_json()
+    providers = next(f for f in api["facets"] if f["name"] == "provider")["values"]
+    assert len(providers) > 10
+    html = client.get("/").get_data(as_text=True)
+    assert _facet_values(html, "provider") == [v["value"] for v in providers[:10]]
+    link = re.search(r'<a class="facet-all" href="([^"]+)" data-facet="provider">([^<]+)', html)
+    assert link, "no link to the rest of the provider facet"
+    assert link[2] == f"Show {len(providers) - 10} more"
+    assert "show=provider" in link[1] and link[1].endswith("#facet-provider")
+
+    whole = client.get(link[1].replace("&amp;", "&").split("#")[0])
+    assert whole.status_code == 200
+    page = whole.get_data(as_text=True)
+    assert _facet_values(page, "provider") == [v["value"] for v in providers]
+    # The form remembers it, so a checkbox ticked next keeps the facet whole.
+    assert '<input type="hidden" name="show" value="provider">' in page
+    assert 'data-facet="provider">Show' not in page
+    # Every other facet still shows its first values only.
+    assert len(_facet_values(page, "state")) <= 10
+
+
+def test_a_selected_value_beyond_the_first_ten_is_still_shown_and_checked(client, indexed):
+    api = client.get("/api/v1/facets").get_json()
+    rare = next(f for f in api["facets"] if f["name"] == "provider")["values"][-1]["value"]
+    html = client.get(f"/?provider={rare}").get_data(as_text=True)
+    assert rare in _facet_values(html, "provider")
+    assert re.search(rf'name="provider" value="{rare}" checked>', html)
+
+
+def test_grouped_facets_link_each_boards_rest(client, indexed):
+    html = client.get("/").get_data(as_text=True)
+    groups = re.findall(
+        r'<a class="facet-all" href="[^"]*show=practice_area[^"]*#facet-practice_area-(\w+)"'
+        r' data-facet="practice_area" data-board="(\w+)">Show [\d,]+ more<span'
+        r' class="visually-hidden"> practice area values for (\w+)</span>',
+        html,
+    )
+    assert groups and all(a == b == c for a, b, c in groups)
+    [(board, _, _)] = groups[:1]
+    assert f'id="facet-practice_area-{board}"' in html
+
+
+@pytest.mark.parametrize("show", ["nonsense", "q", "<script>"])
+def test_showing_something_that_is_no_facet_is_a_400_naming_the_facets(client, indexed, show):
+    response = client.get("/", query_string={"show": show, "board": "ABIM"})
+    assert response.status_code == 400
+    page = response.get_data(as_text=True)
+    assert "is not a facet; use one of: board, practice_area" in page
+    assert "<script>" not in page

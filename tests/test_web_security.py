@@ -135,6 +135,7 @@ class Down:
         raise SearchUnavailable("down")
 
     suggest = search
+    generation = search
 
 
 # --- 1. CSRF ----------------------------------------------------------------------------------

@@ -306,3 +306,21 @@ class EmbeddedEngine:
             return query.suggest(conn, words, limit)
         finally:
             conn.close()
+
+    def generation(self) -> str:
+        """The index file's fingerprint, without opening SQLite: its inode (a reindex renames
+        a new file over it), size and mtime, and the file change counter of its header (bytes
+        24-27, which SQLite bumps on every commit in rollback-journal mode: mtime alone may
+        not move between two commits in the same clock tick)."""
+        try:
+            fd = os.open(self.path, os.O_RDONLY)
+        except FileNotFoundError:
+            return "unbuilt"
+        except OSError as exc:
+            raise SearchUnavailable(f"the search index cannot be opened: {exc}") from exc
+        try:
+            st = os.fstat(fd)
+            counter = os.pread(fd, 4, 24).hex()
+        finally:
+            os.close(fd)
+        return f"{st.st_dev}:{st.st_ino}:{st.st_size}:{st.st_mtime_ns}:{counter}"

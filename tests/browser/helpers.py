@@ -20,8 +20,9 @@ T = TypeVar("T")
 CARDS = "ol#results > li > article.card"
 CARD_LINKS = f"{CARDS} h2 > a"
 
-# {facet name: {value: {"count": int | None, "checked": bool}}} for every fieldset.facet,
-# including values folded into details.more (they are in the DOM, only not shown).
+# {facet name: {value: {"count": int | None, "checked": bool}}} for every fieldset.facet:
+# the values on the page (the first ones and every selected one; the rest are behind
+# a.facet-all).
 _FACETS_JS = """
 () => {
   const out = {};

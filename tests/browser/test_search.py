@@ -265,3 +265,46 @@ def test_delivery_says_online_only_and_offers_everything_online(page, site):
     assert facet_box(page, "delivery", "both").is_checked()
     assert page.locator("a#online-delivery").count() == 0, "the link offers what is chosen"
     assert not page.errors, f"uncaught script errors: {page.errors}"
+
+
+def _shown_values(page, name: str) -> list[str]:  # type: ignore[no-untyped-def]
+    return page.locator(f'fieldset.facet[data-facet="{name}"] input[type=checkbox]').evaluate_all(
+        "boxes => boxes.map(b => b.value)"
+    )
+
+
+def test_show_more_fills_the_facet_in_place_and_focuses_the_first_new_value(page, site):
+    page.goto("/")
+    api = page.request.get(f"{site.app_url}/api/v1/facets").json()
+    providers = [v["value"] for f in api["facets"] if f["name"] == "provider" for v in f["values"]]
+    assert len(providers) > 10, "the demo has too few providers for a long facet"
+    assert _shown_values(page, "provider") == providers[:10]
+    link = page.locator('fieldset.facet[data-facet="provider"] a.facet-all')
+    assert link.inner_text().startswith(f"Show {len(providers) - 10} more")
+    before = page.url
+    link.focus()
+    page.keyboard.press("Enter")
+    assert poll(page, lambda: len(_shown_values(page, "provider")) == len(providers)), (
+        "the provider facet was not filled in"
+    )
+    assert page.url == before, "the link navigated instead of filling the facet in place"
+    focused = page.evaluate("document.activeElement && document.activeElement.value")
+    assert focused == providers[10], f"focus is on {focused!r}, not the first new value"
+    # A value from the rest works like any other: ticking it searches, and the facet stays whole.
+    facet_box(page, "provider", providers[-1]).check()
+    wait_for_param(page, "provider", providers[-1])
+    assert query(page).get("show") == ["provider"]
+    assert facet_box(page, "provider", providers[-1]).is_checked()
+    assert not page.errors, f"uncaught script errors: {page.errors}"
+
+
+def test_show_more_without_javascript_opens_the_whole_facet(new_context):
+    page = new_context(java_script_enabled=False).new_page()
+    page.goto("/")
+    shown = len(_shown_values(page, "provider"))
+    link = page.locator('fieldset.facet[data-facet="provider"] a.facet-all')
+    with page.expect_navigation():
+        link.click()
+    assert query(page).get("show") == ["provider"]
+    assert len(_shown_values(page, "provider")) > shown
+    assert page.locator('fieldset.facet[data-facet="provider"] a.facet-all').count() == 0

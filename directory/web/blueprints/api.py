@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, request, url_for
+from flask import Blueprint, Response, current_app, jsonify, request, url_for
 from werkzeug.datastructures import MultiDict
 
 from directory.search import SearchRequestError, SearchResult, parse_request
@@ -17,7 +17,7 @@ from directory.web.errors import json_error
 from directory.web.presenters.cards import card
 from directory.web.presenters.detail import ActivityGone, listed_activity
 from directory.web.presenters.openapi import document
-from directory.web.search_service import run_search, search_engine
+from directory.web.search_service import run_search, run_search_rendered, search_engine
 from indexer.engine import SearchUnavailable
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -89,12 +89,25 @@ def _search() -> SearchResult | Response:
         return json_error(503, "search is unavailable for a moment; please try again shortly")
 
 
+def _json_bytes(data: Any) -> bytes:
+    """What `jsonify` writes (the app's JSON settings), encoded once, as bytes to keep."""
+    return f"{current_app.json.dumps(data)}\n".encode()
+
+
 @bp.get("/search")
 def search() -> Any:
-    result = _search()
-    if isinstance(result, Response):
-        return result
-    return jsonify(search_json(result, request.host_url.rstrip("/")))
+    base = request.host_url.rstrip("/")
+    try:
+        req = parse_request(request.args)
+        # Encoded once per cached answer and host: a repeated search is not encoded again.
+        body = run_search_rendered(
+            req, ("api.search", base), lambda result: _json_bytes(search_json(result, base))
+        )
+    except SearchRequestError as exc:
+        return json_error(400, str(exc), problems=exc.problems)
+    except SearchUnavailable:
+        return json_error(503, "search is unavailable for a moment; please try again shortly")
+    return Response(body, mimetype="application/json")
 
 
 @bp.get("/facets")

@@ -17,10 +17,9 @@ from urllib.parse import urlencode
 from flask import Blueprint, Response, render_template, request, url_for
 
 from directory.search import DEFAULT_PER_PAGE, SearchRequest, SearchRequestError, parse_request
-from directory.web.context import today
 from directory.web.headers import embed_policy
 from directory.web.presenters.feed import credits_text, feed_url, points_text, present, site_url
-from directory.web.search_service import search_engine
+from directory.web.search_service import run_search
 from indexer.engine import SearchUnavailable
 
 bp = Blueprint("embed", __name__)
@@ -75,7 +74,7 @@ def embed_page() -> Response:
         )
 
     try:
-        result = search_engine().search(search, today())
+        result = run_search(search)
     except SearchUnavailable:
         response = _embed_response(
             render_template("embed.html", unavailable=True, **context), 503, nonce

@@ -7,9 +7,8 @@ from dataclasses import replace
 from flask import Blueprint, Response, request
 
 from directory.search import SearchRequestError, parse_request
-from directory.web.context import today
 from directory.web.presenters.feed import FEED_ENTRIES, build_feed
-from directory.web.search_service import search_engine
+from directory.web.search_service import run_search
 from indexer.engine import SearchUnavailable
 
 bp = Blueprint("feeds", __name__)
@@ -24,7 +23,7 @@ def search_feed() -> Response:
         return _text("This feed's search has problems:\n" + "\n".join(lines) + "\n", 400)
     search = replace(search, sort="newest", page=1, per_page=FEED_ENTRIES)
     try:
-        result = search_engine().search(search, today())
+        result = run_search(search)
     except SearchUnavailable:
         response = _text("Search is unavailable right now; please try again in a minute.\n", 503)
         response.headers["Retry-After"] = "60"

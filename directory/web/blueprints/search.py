@@ -4,12 +4,17 @@
 It searches through `search_service.run_search` with a request parsed by
 `search.parse_request`, exactly like the JSON API and the widget. The page works as plain GET
 forms; `static/search.js` only makes it quicker.
+
+Each facet shows its first values (and every selected one); the rest are not on the page but
+behind a link to the same search with `show=<facet>`, which shows that facet whole (with
+JavaScript, the link fills the facet in place). Listing every value of every facet behind
+"show more" disclosures rendered some 300 checkboxes on every search, half of them never opened.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
@@ -19,11 +24,13 @@ from directory.registry.models import Provider
 from directory.registry.reference import reference
 from directory.search import (
     DATE_WINDOWS,
+    FACET_NAMES,
     FACET_VALUE_LABELS,
     FACETS,
     ONLINE_DELIVERY,
     SORTS,
     FacetResult,
+    FacetValue,
     SearchRequest,
     SearchRequestError,
     facet_label,
@@ -38,6 +45,10 @@ from indexer.engine import SearchUnavailable
 bp = Blueprint("search", __name__)
 
 VISIBLE_FACET_VALUES = 10
+# The query parameter naming a facet to show whole (`show=practice_area`); it may be repeated.
+SHOW = "show"
+# Practice areas and credit types are listed under their board.
+GROUPED_FACETS = ("practice_area", "credit_type")
 WINDOW_CHIPS = {w.name: w.short for w in DATE_WINDOWS}
 # Each chip's link is the whole search less one selection, so one chip per value would make
 # the page grow with the square of its URL. Up to this many values, a chip each; beyond it,
@@ -53,6 +64,89 @@ _NOT_A_PATH = re.compile(r"[\x00-\x20\x7f\\]")
 def search_url(req: SearchRequest, endpoint: str = "search.home") -> str:
     query = urlencode(req.to_params())
     return url_for(endpoint) + (f"?{query}" if query else "")
+
+
+@dataclass(frozen=True)
+class ShownValue:
+    """One checkbox, its text and count already written out (the template only places them)."""
+
+    value: str
+    text: str
+    count: str
+    selected: bool
+
+
+@dataclass(frozen=True)
+class ValueGroup:
+    board: str | None  # practice areas and credit types: the board they belong to
+    values: tuple[ShownValue, ...]
+    hidden: int  # values behind the facet's "show all" link
+
+
+@dataclass(frozen=True)
+class ShownFacet:
+    name: str
+    label: str
+    groups: tuple[ValueGroup, ...]
+    expanded: bool
+    show_url: str  # this search, with this facet shown whole too
+    noun: str  # "practice area", "MIPS": the facet's label in a sentence
+
+
+def _shown_value(v: FacetValue) -> ShownValue:
+    # "ABIM · Cardiovascular Disease" reads "Cardiovascular Disease" under its board's title.
+    text = v.label.split(" · ", 1)[1] if " · " in v.label else v.label
+    return ShownValue(v.value, text, f"{v.count:,}", v.selected)
+
+
+def _value_group(board: str | None, values: list[FacetValue], expanded: bool) -> ValueGroup:
+    """The first values, and any selected one beyond them (its checkbox must be in the form,
+    or the next submit would drop it); all of them when `expanded`."""
+    if expanded or len(values) <= VISIBLE_FACET_VALUES:
+        return ValueGroup(board, tuple(_shown_value(v) for v in values), 0)
+    shown = [v for i, v in enumerate(values) if i < VISIBLE_FACET_VALUES or v.selected]
+    return ValueGroup(board, tuple(_shown_value(v) for v in shown), len(values) - len(shown))
+
+
+def shown_facets(
+    req: SearchRequest, facets: dict[str, FacetResult], expanded: tuple[str, ...]
+) -> list[ShownFacet]:
+    """The facets with values, in declared order, as the page lists them."""
+    shown = []
+    for definition in FACETS:
+        facet = facets[definition.name]
+        if not facet.values:
+            continue
+        is_expanded = facet.name in expanded
+        if facet.name in GROUPED_FACETS:
+            groups = tuple(
+                _value_group(board, values, is_expanded) for board, values in _grouped(facet)
+            )
+        else:
+            groups = (_value_group(None, list(facet.values), is_expanded),)
+        link = urlencode([*req.to_params(), *((SHOW, f) for f in (*expanded, facet.name))])
+        shown.append(
+            ShownFacet(
+                name=facet.name,
+                label=facet.label,
+                groups=groups,
+                expanded=is_expanded,
+                show_url=f"{url_for('search.home')}?{link}",
+                noun=facet.label if facet.label[:2].isupper() else facet.label.lower(),
+            )
+        )
+    return shown
+
+
+def expanded_facets(args: Any) -> tuple[str, ...]:
+    """The facets `show=` names, each once; a name that is no facet is a 400."""
+    names = tuple(dict.fromkeys(v.strip() for v in args.getlist(SHOW) if v.strip()))
+    unknown = [n for n in names if n not in FACET_NAMES]
+    if unknown:
+        raise SearchRequestError(
+            {SHOW: f"'{unknown[0][:40]}' is not a facet; use one of: " + ", ".join(FACET_NAMES)}
+        )
+    return names
 
 
 def _grouped(facet: FacetResult) -> list[tuple[str, list[Any]]]:
@@ -151,11 +245,18 @@ def _page_url(req: SearchRequest, page: int) -> str:
 @bp.get("/")
 def home() -> Any:
     board = my_board()
+    problems: dict[str, str] = {}
     try:
         req = parse_request(request.args)
     except SearchRequestError as exc:
+        problems.update(exc.problems)
+    try:
+        expanded = expanded_facets(request.args)
+    except SearchRequestError as exc:
+        problems.update(exc.problems)
+    if problems:
         return render_template(
-            "search.html", req=SearchRequest(), result=None, problems=exc.problems
+            "search.html", req=SearchRequest(), result=None, problems=problems
         ), 400
     try:
         result = run_search(req)
@@ -167,9 +268,7 @@ def home() -> Any:
         req=req,
         result=result,
         cards=[card(h, "", board) for h in result.hits],
-        facets=facets,
-        facet_defs=FACETS,
-        grouped={name: _grouped(facets[name]) for name in ("practice_area", "credit_type")},
+        shown_facets=shown_facets(req, facets, expanded),
         chips=_chips(req),
         online_url=_online_url(req, facets["delivery"]),
         clear_url=url_for("search.home"),
@@ -181,7 +280,6 @@ def home() -> Any:
         if board and board not in req.selected("board")
         else None,
         boards=reference().boards,
-        visible=VISIBLE_FACET_VALUES,
         feed_url=feed_url(req),
     )
 
