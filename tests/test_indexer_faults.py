@@ -297,3 +297,27 @@ def test_an_opensearch_that_cannot_be_reached_raises_and_records_no_progress(ses
         assert state(sessions) == before  # neither progress nor a skipped record recorded
     finally:
         delete_indices(client, prefix)
+
+
+def test_an_embedded_reindex_whose_documents_fail_midway_keeps_the_previous_index(
+    sessions, embedded, monkeypatch
+):
+    """Documents are read by a thread of their own while SQLite writes the previous batch
+    (indexer.embedded.engine._batches_ahead): the registry failing there is raised from the
+    reindex, as it would be without the thread, and the index in place stays."""
+    from indexer.embedded import engine as embedded_engine
+
+    full_reindex(sessions, embedded, KEY, TODAY)
+    docs = list(sync.iter_documents(sessions, TODAY))
+    monkeypatch.setattr(embedded_engine, "BATCH", 1)
+
+    def failing():
+        yield from docs[:3]
+        raise ConnectionError("the registry went away")
+
+    with pytest.raises(ConnectionError, match="registry went away"):
+        embedded.reindex(failing())
+    assert embedded.ids() == {d["id"] for d in docs}
+    assert not list(embedded.path.parent.glob("*.building-*"))
+    stats = embedded.reindex(iter(docs))
+    assert stats.documents == len(docs) and embedded.ids() == {d["id"] for d in docs}

@@ -33,7 +33,9 @@ import contextlib
 import fcntl
 import json
 import os
+import queue
 import sqlite3
+import threading
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import replace
@@ -91,6 +93,54 @@ def _insert_or_refuse(
             store.remove(conn, [doc["id"]], pending)
             refused[doc["id"]] = unindexable_reason(exc)
     return refused
+
+
+_END = object()
+
+
+def _batches_ahead(
+    documents: Iterable[SearchDocument], size: int, ahead: int = 4
+) -> Iterator[list[SearchDocument]]:
+    """`documents` in lists of `size`, read by a thread of their own up to `ahead` lists
+    ahead of the caller: a reindex's documents are rendered (Python) while SQLite writes the
+    previous batch (the sqlite3 module lets go of the GIL while a statement runs), so the two
+    overlap instead of taking turns. An error reading them is raised here, in the caller."""
+    ready: queue.Queue[Any] = queue.Queue(maxsize=ahead)
+    stop = threading.Event()
+
+    def put(item: Any) -> bool:
+        while not stop.is_set():
+            try:
+                ready.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False  # the caller has stopped reading
+
+    def read() -> None:
+        try:
+            batch: list[SearchDocument] = []
+            for doc in documents:
+                batch.append(doc)
+                if len(batch) >= size:
+                    if not put(batch):
+                        return
+                    batch = []
+            if (not batch or put(batch)) and put(_END):
+                return
+        except BaseException as exc:  # to be raised in the caller's thread
+            put(exc)
+
+    reader = threading.Thread(target=read, name="reindex-reader", daemon=True)
+    reader.start()
+    try:
+        while (item := ready.get()) is not _END:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        reader.join()
 
 
 def _engine_failure(ids: Iterable[int], exc: sqlite3.Error) -> IndexingError:
@@ -153,18 +203,12 @@ class EmbeddedEngine:
                     bar = tqdm(unit="doc", disable=not progress, desc="embedded index")
                     conn.execute("BEGIN")
                     pending = bitmaps.Pending()
-                    for doc in documents:
-                        batch.append(doc)
-                        if len(batch) >= BATCH:
-                            refused.update(_insert_or_refuse(conn, batch, pending))
-                            count += len(batch)
-                            bar.update(len(batch))
-                            batch = []
-                            if count % FLUSH_EVERY == 0:
-                                pending.flush(conn)  # memory stays flat at any size
-                    refused.update(_insert_or_refuse(conn, batch, pending))
-                    count += len(batch)
-                    bar.update(len(batch))
+                    for batch in _batches_ahead(documents, BATCH):
+                        refused.update(_insert_or_refuse(conn, batch, pending))
+                        count += len(batch)
+                        bar.update(len(batch))
+                        if count % FLUSH_EVERY == 0:
+                            pending.flush(conn)  # memory stays flat at any size
                     bar.close()
                     if refused and count == len(refused):
                         raise IndexingError(refused)  # none written: keep the previous index
