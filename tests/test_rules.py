@@ -694,3 +694,15 @@ def test_only_a_provider_in_good_standing_may_register(status, may):
     else:
         assert refusal is not None and f"accreditation status is {status}" in refusal
         assert "until the accreditor restores its accreditation" in refusal
+
+
+def test_every_ascii_control_and_space_inside_an_address_is_refused_and_nothing_else():
+    """The ASCII fast path of the white-space and control check agrees, character by
+    character, with the Unicode categories it stands for (C* and Z*)."""
+    for code in range(128):
+        ch = chr(code)
+        url = f"https://example.org/a{ch}b"
+        refused = code < 33 or code == 127 or ch == "\\"
+        assert (rules.safe_url(url) is None) == refused, repr(ch)
+    assert rules.safe_url("https://example.org/a\u00a0b") is None  # no-break space (Z*)
+    assert rules.safe_url("https://example.org/caf\u00e9") == "https://example.org/caf\u00e9"

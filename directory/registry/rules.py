@@ -114,6 +114,10 @@ _URL_SCHEME = re.compile(r"https?://", re.IGNORECASE)
 def _has_control_or_space(text: str) -> bool:
     """Whether `text` holds white space, or a control, format, surrogate or unassigned
     character (Unicode categories Z* and C*): what a browser may drop or rewrite in a URL."""
+    if text.isascii():
+        # The common case, without a look-up per character: ASCII's C* are the controls (not
+        # printable) and its Z* the space.
+        return not text.isprintable() or " " in text
     return any(ch.isspace() or unicodedata.category(ch)[0] in "CZ" for ch in text)
 
 
