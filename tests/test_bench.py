@@ -62,7 +62,8 @@ def test_bitmap_floor_counts_what_the_engine_counts(indexed, query):
         assert page == [h["id"] for h in expected.hits]
 
 
-def test_csv_floor_writes_every_row(tmp_path, monkeypatch):
+@pytest.mark.parametrize("floor", ["load", "load_with_reader"])
+def test_csv_floor_writes_every_row(tmp_path, monkeypatch, floor):
     monkeypatch.setattr(import_csv, "TODAY", date(2026, 11, 22))
     path = tmp_path / "activities.csv"
     rows = import_csv.make_csv(path, 200)
@@ -73,7 +74,7 @@ def test_csv_floor_writes_every_row(tmp_path, monkeypatch):
             "INSERT INTO providers (id, name, accreditation_status, created_at, updated_at)"
             " VALUES (1, 'Benchmark Provider', 'Accreditation', '2026-01-01', '2026-01-01')"
         )
-    assert csv_floor.load(str(path), url) == rows
+    assert getattr(csv_floor, floor)(str(path), url) == rows
     with sqlite3.connect(tmp_path / "registry.sqlite3") as db:
         assert db.execute("SELECT count(*) FROM activities").fetchone()[0] == rows
         assert db.execute("SELECT count(*) FROM moc_registrations").fetchone()[0] > 0
