@@ -68,9 +68,12 @@ class TextHits:
 
 
 def _ids(conn: sqlite3.Connection, expression: str) -> BitMap:
-    return BitMap(
-        r[0] for r in conn.execute("SELECT rowid FROM fts WHERE fts MATCH ?", (expression,))
-    )
+    """The records matching `expression`. As one JSON array built in SQLite and parsed in C:
+    about half the time of a Python loop over the rows, which a common word makes long."""
+    (found,) = conn.execute(
+        "SELECT json_group_array(rowid) FROM fts WHERE fts MATCH ?", (expression,)
+    ).fetchone()
+    return BitMap(json.loads(found))
 
 
 def _text_hits(conn: sqlite3.Connection, text: TextMatch, documents: int) -> TextHits:
