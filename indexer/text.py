@@ -34,6 +34,8 @@ _ASCII_WORD = re.compile(r"[a-z0-9]+")
 
 def strip_accents(text: str) -> str:
     """Compatibility-decomposed, without combining marks: 'Sjögren' -> 'Sjogren', 'ﬁ' -> 'fi'."""
+    if text.isascii():  # most text: nothing to decompose (NFKD leaves ASCII as it is)
+        return text
     decomposed = unicodedata.normalize("NFKD", text)
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 

@@ -84,24 +84,31 @@ def new_generation() -> str:
 class Pending:
     """What one write transaction adds to and removes from the bitmaps, applied by `flush`
     before it commits. Removals apply before additions: a document replaced in the same
-    transaction (an upsert) is removed, then added."""
+    transaction (an upsert) is removed, then added. Ids are gathered in lists (cheap to
+    append to, for every key of every document of a reindex) and made bitmaps at `flush`."""
 
-    added: dict[Key, BitMap] = field(default_factory=dict)
-    removed: dict[Key, BitMap] = field(default_factory=dict)
+    added: dict[Key, list[int]] = field(default_factory=dict)
+    removed: dict[Key, list[int]] = field(default_factory=dict)
 
     def add(self, doc_id: int, doc_keys: Iterable[Key]) -> None:
+        added = self.added
         for key in doc_keys:
-            self.added.setdefault(key, BitMap()).add(doc_id)
+            found = added.get(key)
+            if found is None:
+                added[key] = [doc_id]
+            else:
+                found.append(doc_id)
 
     def remove(self, doc_id: int, doc_keys: Iterable[Key]) -> None:
         for key in doc_keys:
-            self.removed.setdefault(key, BitMap()).add(doc_id)
+            self.removed.setdefault(key, []).append(doc_id)
 
     def forget(self, ids: Iterable[int]) -> None:
         """Take documents added in this transaction out again (a batch that failed)."""
-        gone = BitMap(ids)
-        for bits in self.added.values():
-            bits.difference_update(gone)
+        gone = set(ids)
+        for key, found in self.added.items():
+            if not gone.isdisjoint(found):
+                self.added[key] = [i for i in found if i not in gone]
 
     def flush(self, conn: Any) -> None:
         """Write the changed bitmaps and a new generation, in the caller's transaction."""
@@ -110,8 +117,8 @@ class Pending:
                 "SELECT bits FROM bitmaps WHERE name = ? AND value = ?", key
             ).fetchone()
             bits = BitMap.deserialize(row[0]) if row else BitMap()
-            bits.difference_update(self.removed.get(key, BitMap()))
-            bits.update(self.added.get(key, BitMap()))
+            bits.difference_update(BitMap(self.removed.get(key, ())))
+            bits.update(self.added.get(key, ()))
             if bits:
                 bits.run_optimize()
                 conn.execute(
