@@ -120,7 +120,7 @@ def index() -> None:
 
     sessions, engine, key = _search_parts()
     with _engine_failure_as_message():
-        stats = full_reindex(sessions, engine, key, today(), progress=True)
+        stats = full_reindex(sessions, engine, key, today(), progress=True, render_apart=True)
     click.echo(
         f"indexed {_count(stats.documents, 'listed activity', 'listed activities')} into "
         f"{stats.index} in {stats.seconds:.1f} s"

@@ -29,10 +29,15 @@ What happens to skipped records is described at `_save_skipped`.
 from __future__ import annotations
 
 import logging
+import multiprocessing
+import pickle
+import queue
+import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
@@ -232,18 +237,116 @@ def full_reindex(
     key: str,
     today: date,
     progress: bool = False,
+    render_apart: bool = False,
 ) -> ReindexStats:
     """Rebuild the whole index from the registry, then record the sync checkpoint. The stats
-    name every listed activity that could not be indexed."""
+    name every listed activity that could not be indexed.
+
+    `render_apart`: render the documents in a process of their own (`rendered_apart`), for a
+    caller that is a process of its own too (`directory index`), not a web worker."""
     started = _horizon(sessions)
     with sessions() as session:
         deleted_seq = _max_tombstone(session)
     skipped: dict[int, str] = {}
-    documents = _some_rendered(iter_documents(sessions, today, skipped=skipped), skipped)
+    rendered = (
+        rendered_apart(sessions, today, skipped)
+        if render_apart
+        else iter_documents(sessions, today, skipped=skipped)
+    )
+    documents = _some_rendered(rendered, skipped)
     stats = engine.reindex(documents, progress=progress)
     skipped.update(stats.skipped)
     _save_state(sessions, key, started - OVERLAP, deleted_seq, today, skipped)
     return replace(stats, skipped=skipped)
+
+
+# Batches of documents a reindex's rendering process may have ready ahead of the engine.
+RENDER_AHEAD = 4
+
+
+def rendered_apart(
+    sessions: sessionmaker[Session], today: date, skipped: dict[int, str]
+) -> Iterator[SearchDocument]:
+    """`iter_documents`, rendered by a process of its own while this one writes them.
+
+    Why a process: reading the registry and applying the rules to each activity is Python,
+    and so is most of what the embedded engine does with a document; in one process the two
+    take turns at the GIL, and on two cores a reindex ran at about half its engine's own
+    rate. A forked child renders and sends batches through a bounded queue; this process only
+    unpickles them. Its skipped activities come back at the end (into `skipped`), and anything
+    it raises is raised here.
+
+    Rendered in this process instead when another thread is running: a fork copies the locks
+    the other threads hold, which the child could then wait on for ever. (Except tqdm's
+    monitor, which only reads its progress bars' counters: the child draws none.) The child
+    is started now, before the engine starts threads of its own."""
+    main = threading.main_thread()
+    alone = threading.current_thread() is main and all(
+        t is main or t.name == "tqdm_monitor" for t in threading.enumerate()
+    )
+    if not alone or "fork" not in multiprocessing.get_all_start_methods():
+        return iter_documents(sessions, today, skipped=skipped)
+    context = multiprocessing.get_context("fork")
+    ready: multiprocessing.Queue[tuple[str, Any]] = context.Queue(maxsize=RENDER_AHEAD)
+    child = context.Process(
+        target=_render_into, args=(sessions, today, ready), name="reindex-render", daemon=True
+    )
+    child.start()
+    return _received(child, ready, skipped)
+
+
+def _render_into(
+    sessions: sessionmaker[Session], today: date, ready: multiprocessing.Queue[tuple[str, Any]]
+) -> None:
+    """The rendering process: batches of documents, then ("done", skipped), or ("error", exc)."""
+    # The parent's pooled connections stay the parent's: this process opens its own.
+    sessions.kw["bind"].dispose(close=False)
+    mine: dict[int, str] = {}
+    try:
+        batch: list[SearchDocument] = []
+        for doc in iter_documents(sessions, today, skipped=mine):
+            batch.append(doc)
+            if len(batch) >= BATCH:
+                ready.put(("documents", batch))
+                batch = []
+        ready.put(("documents", batch))
+        ready.put(("done", mine))
+    except BaseException as exc:
+        try:
+            pickle.dumps(exc)
+        except Exception:  # an exception that cannot cross: its type and message can
+            exc = RuntimeError(f"{type(exc).__name__}: {exc}")
+        ready.put(("error", exc))
+    ready.close()
+    ready.join_thread()
+
+
+def _received(
+    child: multiprocessing.process.BaseProcess,
+    ready: multiprocessing.Queue[tuple[str, Any]],
+    skipped: dict[int, str],
+) -> Iterator[SearchDocument]:
+    try:
+        while True:
+            try:
+                kind, payload = ready.get(timeout=1.0)
+            except queue.Empty:
+                if not child.is_alive():
+                    raise RuntimeError(
+                        f"the reindex's rendering process ended early (exit code {child.exitcode})"
+                    ) from None
+                continue
+            if kind == "documents":
+                yield from payload
+            elif kind == "done":
+                skipped.update(payload)
+                return
+            else:
+                raise payload
+    finally:
+        if child.is_alive():  # the engine stopped reading (it failed): stop rendering too
+            child.terminate()
+        child.join()
 
 
 def _some_rendered(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 
 import pytest
@@ -20,6 +21,7 @@ from directory.registry.models import (
 from directory.search import SearchRequest
 from indexer import sync
 from indexer.document import document_json, to_document
+from indexer.embedded import EmbeddedEngine
 from indexer.engine import IndexingError
 from indexer.sync import full_reindex, incremental_sync, iter_documents
 from tests.factories import TODAY
@@ -267,3 +269,56 @@ def test_a_sync_across_days_reports_exactly_the_endings_and_lapsed_deadlines(
     assert_index_equals_registry(search_engine, sessions, later)
     again = incremental_sync(sessions, search_engine, KEY, later)
     assert (again.upserted, again.deleted) == (0, 0)
+
+
+# --- a full reindex rendered in a process of its own (`directory index`) ----------------------
+
+
+def test_a_reindex_rendered_apart_indexes_what_one_rendered_here_does(
+    search_engine, sessions, tmp_path, monkeypatch
+):
+    """`render_apart`: a forked process reads and renders, this one writes. Same documents,
+    same skipped records (one that cannot be rendered comes back by id with its reason), and
+    the checkpoint a sync goes on from."""
+    bad_id = sorted(d["id"] for d in iter_documents(sessions, TODAY))[5]
+    render = sync.to_document
+
+    renderers = tmp_path / "renderers"
+
+    def broken(activity, *args, **kwargs):  # one record holds what the rules cannot read
+        if activity.id == bad_id:
+            with renderers.open("a") as out:  # which process rendered it
+                out.write(f"{os.getpid()}\n")
+            raise ValueError("a claim deadline that is not a date")
+        return render(activity, *args, **kwargs)
+
+    monkeypatch.setattr(sync, "to_document", broken)  # the fork inherits it
+    here = EmbeddedEngine(tmp_path / "here.sqlite3")
+    expected = full_reindex(sessions, here, "here", TODAY)
+    assert "not a date" in expected.skipped[bad_id]
+
+    stats = full_reindex(sessions, search_engine, KEY, TODAY, render_apart=True)
+    here_pid, apart_pid = (int(p) for p in renderers.read_text().split())
+    assert here_pid == os.getpid() != apart_pid
+
+    assert stats.skipped == expected.skipped and stats.documents == expected.documents
+    assert indexed_documents(search_engine, TODAY) == indexed_documents(here, TODAY)
+    sync_stats = incremental_sync(sessions, search_engine, KEY, TODAY)
+    assert not sync_stats.full and sync_stats.upserted == sync_stats.deleted == 0
+
+
+def test_a_registry_failing_in_the_rendering_process_fails_the_reindex(
+    search_engine, sessions, monkeypatch
+):
+    """What the rendering process raises is raised by the reindex, as the same exception,
+    and no checkpoint is written."""
+    from sqlalchemy.exc import OperationalError
+
+    def gone(session, ids, skipped):
+        raise OperationalError("SELECT", {}, Exception("the registry went away"))
+
+    monkeypatch.setattr(sync, "_load", gone)  # the fork inherits it
+    with pytest.raises(OperationalError, match="registry went away"):
+        full_reindex(sessions, search_engine, KEY, TODAY, render_apart=True)
+    with sessions() as session:
+        assert session.get(IndexState, KEY) is None
