@@ -4,8 +4,8 @@
 
 The file is made from demo activities written in the published CSV layout (with board
 registrations, REMS and occurrences). The import runs in a child process so that its peak
-memory is the importer's own: both passes (check everything, then write everything in one
-transaction) stream the file in chunks.
+memory is the importer's own: it reads the file once, in chunks, checking each and writing
+it in the one transaction the end of the file commits.
 """
 
 from __future__ import annotations
