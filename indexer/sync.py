@@ -280,11 +280,7 @@ def rendered_apart(
     the other threads hold, which the child could then wait on for ever. (Except tqdm's
     monitor, which only reads its progress bars' counters: the child draws none.) The child
     is started now, before the engine starts threads of its own."""
-    main = threading.main_thread()
-    alone = threading.current_thread() is main and all(
-        t is main or t.name == "tqdm_monitor" for t in threading.enumerate()
-    )
-    if not alone or "fork" not in multiprocessing.get_all_start_methods():
+    if not _alone() or "fork" not in multiprocessing.get_all_start_methods():
         return iter_documents(sessions, today, skipped=skipped)
     context = multiprocessing.get_context("fork")
     ready: multiprocessing.Queue[tuple[str, Any]] = context.Queue(maxsize=RENDER_AHEAD)
@@ -293,6 +289,14 @@ def rendered_apart(
     )
     child.start()
     return _received(child, ready, skipped)
+
+
+def _alone() -> bool:
+    """Whether this is the main thread and no other runs (tqdm's monitor aside)."""
+    main = threading.main_thread()
+    return threading.current_thread() is main and all(
+        t is main or t.name == "tqdm_monitor" for t in threading.enumerate()
+    )
 
 
 def _render_into(

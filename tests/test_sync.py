@@ -293,6 +293,8 @@ def test_a_reindex_rendered_apart_indexes_what_one_rendered_here_does(
         return render(activity, *args, **kwargs)
 
     monkeypatch.setattr(sync, "to_document", broken)  # the fork inherits it
+    # Other tests' servers may still run threads in this process; the child only renders.
+    monkeypatch.setattr(sync, "_alone", lambda: True)
     here = EmbeddedEngine(tmp_path / "here.sqlite3")
     expected = full_reindex(sessions, here, "here", TODAY)
     assert "not a date" in expected.skipped[bad_id]
@@ -318,7 +320,36 @@ def test_a_registry_failing_in_the_rendering_process_fails_the_reindex(
         raise OperationalError("SELECT", {}, Exception("the registry went away"))
 
     monkeypatch.setattr(sync, "_load", gone)  # the fork inherits it
+    monkeypatch.setattr(sync, "_alone", lambda: True)
     with pytest.raises(OperationalError, match="registry went away"):
         full_reindex(sessions, search_engine, KEY, TODAY, render_apart=True)
     with sessions() as session:
         assert session.get(IndexState, KEY) is None
+
+
+def test_with_another_thread_running_a_reindex_renders_in_place(sessions, tmp_path, monkeypatch):
+    """A fork would copy the locks another thread holds (a web worker's): then the documents
+    are rendered in this process, and the reindex is the same."""
+    import threading
+
+    pids = tmp_path / "renderers"
+    render = sync.to_document
+
+    def noted(activity, *args, **kwargs):
+        with pids.open("a") as out:
+            out.write(f"{os.getpid()}\n")
+        return render(activity, *args, **kwargs)
+
+    monkeypatch.setattr(sync, "to_document", noted)
+    release = threading.Event()
+    other = threading.Thread(target=release.wait, name="a-web-request")
+    other.start()
+    try:
+        stats = full_reindex(
+            sessions, EmbeddedEngine(tmp_path / "x.sqlite3"), KEY, TODAY, render_apart=True
+        )
+    finally:
+        release.set()
+        other.join()
+    assert stats.documents > 0
+    assert set(pids.read_text().split()) == {str(os.getpid())}
