@@ -104,7 +104,10 @@ def _batches_ahead(
     """`documents` in lists of `size`, read by a thread of their own up to `ahead` lists
     ahead of the caller: a reindex's documents are rendered (Python) while SQLite writes the
     previous batch (the sqlite3 module lets go of the GIL while a statement runs), so the two
-    overlap instead of taking turns. An error reading them is raised here, in the caller."""
+    overlap instead of taking turns; with `directory index`'s forked renderer
+    (`indexer.sync.rendered_apart`) it is receiving and unpickling its batches that overlaps
+    (measured at 100,000 activities: 10-15% faster than reading them in turn). An error reading
+    them is raised here, in the caller."""
     ready: queue.Queue[Any] = queue.Queue(maxsize=ahead)
     stop = threading.Event()
 

@@ -89,7 +89,7 @@ def _text_hits(conn: sqlite3.Connection, text: TextMatch, documents: int) -> Tex
     for found in anywhere:
         for j in range(len(at_least) - 1, 0, -1):
             at_least[j] |= at_least[j - 1] & found
-    matched = at_least[plan.minimum] if plan.minimum else at_least[0]
+    matched = at_least[plan.minimum]
     for concept, found in zip(plan.concepts, anywhere, strict=True):
         if concept.required:
             matched &= found
@@ -112,8 +112,11 @@ def search(
         hits = _text_hits(conn, text, snapshot.documents)
         base &= hits.matched
 
-    selected = {f.name: snapshot.any_of(f.name, request.selected(f.name)) for f in FACETS}
-    selected = {name: bits for name, bits in selected.items() if request.selected(name)}
+    selected = {
+        f.name: snapshot.any_of(f.name, request.selected(f.name))
+        for f in FACETS
+        if request.selected(f.name)
+    }
     matching = BitMap.intersection(base, *selected.values()) if selected else base
     facets = []
     for facet in FACETS:

@@ -111,12 +111,18 @@ def _score_tables(conn: sqlite3.Connection) -> None:
         conn.execute(f"INSERT INTO {table} (rowid, {column}) SELECT rowid, {column} FROM fts")
 
 
+def _execute(conn: sqlite3.Connection, sql: str) -> None:
+    """Statements separated by ";" (none may hold one in a literal), in the caller's
+    transaction: not `executescript`, which commits first."""
+    for statement in sql.split(";"):
+        if statement.strip():
+            conn.execute(statement)
+
+
 def _bitmaps(conn: sqlite3.Connection) -> None:
     """3 -> 4: facet counts and filters read bitmaps, not (facet, value, doc) rows; the sorts
     walk indexes."""
-    for statement in _BITMAP_TABLES.split(";"):  # not executescript: it would commit
-        if statement.strip():
-            conn.execute(statement)
+    _execute(conn, _BITMAP_TABLES)
     pending = bitmaps.Pending()
     for doc_id, body in conn.execute("SELECT id, body FROM docs"):
         pending.add(doc_id, bitmaps.keys(json.loads(body)))
@@ -265,9 +271,7 @@ def upgrade(conn: sqlite3.Connection) -> None:
             if callable(migration):
                 migration(conn)
                 continue
-            for statement in migration.split(";"):
-                if statement.strip():
-                    conn.execute(statement)
+            _execute(conn, migration)
         conn.execute(f"PRAGMA user_version = {VERSION}")
         conn.execute("COMMIT")
     except BaseException:
