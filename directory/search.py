@@ -16,6 +16,16 @@ Facet semantics, the same in both engines:
   choosing ABIM still shows how many ABA activities there are;
 - practice areas and credit types are scoped to their board, as "ABIM:Cardiovascular
   Disease", because "Critical Care Medicine" for ABIM and for ABA are different registrations.
+
+State requirements: `mandate`'s values are the ids of the state (and federal) licensure
+mandates of `directory/registry/data/state_mandates.toml` an activity matches (its topic tags,
+and the approval where a state counts only approved courses), decided at index time. The
+engines count every mandate; the physician's state (`SearchRequest.my_state`, which never
+filters by itself) says which of them a page shows ("Counts toward Texas requirements").
+
+Distance: `near` (a place, resolved once here by `directory.registry.places`) and `within`
+(miles, or km with `unit=km`) keep the activities with an in-person place inside the radius;
+online ones too only with `include_online=yes`; `sort=distance` orders by the nearest place.
 """
 
 from __future__ import annotations
@@ -26,6 +36,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from typing import Any
 
+from directory.registry import places
 from directory.registry.reference import Reference, reference
 
 MAX_QUERY_LENGTH = 200
@@ -41,6 +52,11 @@ MAX_VALUES_PER_FACET = 50
 MAX_SELECTIONS = 50
 MAX_QUERY_STRING_LENGTH = 4000
 SCOPE_SEPARATOR = ":"
+# Radius of a distance search: 50 miles unless said, at most 500 miles (about a day's drive).
+DEFAULT_WITHIN_MILES = 50
+MAX_WITHIN = {"mi": 500.0, "km": 800.0}
+UNITS = {"mi": places.KM_PER_MILE, "km": 1.0}
+YES_NO = {"yes": True, "true": True, "1": True, "no": False, "false": False, "0": False}
 
 
 @dataclass(frozen=True)
@@ -100,6 +116,9 @@ FACETS: tuple[Facet, ...] = (
     Facet("board", "Board", 50, lambda ref: ref.boards),
     Facet("practice_area", "Practice area", 500, _practice_areas),
     Facet("credit_type", "MOC credit type", 100, _credit_types),
+    # Every mandate (all states'); a page shows the physician's state's and the federal ones.
+    Facet("mandate", "Counts toward state requirements", 1000, lambda ref: ref.mandates),
+    Facet("topic", "Required topic", 100, lambda ref: ref.topics),
     Facet("format", "Format", 50, lambda ref: ref.formats),
     # One value per activity, the registry's: "in person" (only), "online" (only) or "both"
     # (in person and online, e.g. live-streamed). Everything a physician can attend from
@@ -148,6 +167,7 @@ class Sort:
     label: str
     needs_text: bool = False
     needs_board: bool = False
+    needs_near: bool = False
 
 
 SORTS: tuple[Sort, ...] = (
@@ -157,6 +177,7 @@ SORTS: tuple[Sort, ...] = (
     Sort("points", "Most MOC points for your board", needs_board=True),
     Sort("deadline", "Claim deadline soonest"),
     Sort("newest", "Newest"),
+    Sort("distance", "Nearest", needs_near=True),
 )
 SORT_NAMES = tuple(s.name for s in SORTS)
 
@@ -202,6 +223,28 @@ class SearchRequest:
     sort: str | None = None  # None: relevance with text, soonest without
     page: int = 1
     per_page: int = DEFAULT_PER_PAGE
+    # The physician's licensing state (a USPS code): which mandates a page shows. Never a filter.
+    my_state: str | None = None
+    # A distance search: the place as typed, where it is, the radius in `unit`s, and whether
+    # online activities are kept too.
+    near: str | None = None
+    near_place: places.Place | None = None
+    within: float | None = None
+    unit: str = "mi"
+    include_online: bool = False
+
+    @property
+    def radius_km(self) -> float | None:
+        """The radius in km, when this is a distance search."""
+        if self.near_place is None:
+            return None
+        within = self.within if self.within is not None else DEFAULT_WITHIN_MILES
+        unit = self.unit if self.within is not None else "mi"
+        return within * UNITS[unit]
+
+    @property
+    def origin(self) -> places.Point | None:
+        return self.near_place.point if self.near_place else None
 
     @property
     def effective_sort(self) -> str:
@@ -260,6 +303,16 @@ class SearchRequest:
             params.append(("page", str(self.page)))
         if self.per_page != DEFAULT_PER_PAGE:
             params.append(("per_page", str(self.per_page)))
+        if self.my_state:
+            params.append(("my_state", self.my_state))
+        if self.near:
+            params.append(("near", self.near))
+        if self.within is not None:
+            params.append(("within", f"{self.within:g}"))
+        if self.unit != "mi":
+            params.append(("unit", self.unit))
+        if self.include_online:
+            params.append(("include_online", "yes"))
         return params
 
     def date_window(self, today: date) -> tuple[date | None, date | None]:
@@ -312,6 +365,12 @@ def facet_label(facet: str, value: str) -> str:
     if facet in ("practice_area", "credit_type") and SCOPE_SEPARATOR in value:
         board, name = value.split(SCOPE_SEPARATOR, 1)
         return f"{board} · {name}"
+    if facet == "mandate":
+        mandate = reference().mandates.get(value)
+        return f"{mandate.jurisdiction}: {mandate.name}" if mandate else value
+    if facet == "topic":
+        topic = reference().topics.get(value)
+        return topic.name if topic else value
     return FACET_VALUE_LABELS.get(facet, {}).get(value, value)
 
 
@@ -514,6 +573,11 @@ def parse_request(args: Mapping[str, Any]) -> SearchRequest:
     per_page = number("per_page", int, 1, MAX_PER_PAGE)
     page, per_page = page or 1, per_page or DEFAULT_PER_PAGE
 
+    my_state = _state(args, ref, problems)
+    near, near_place, within, unit, include_online = _distance(args, problems, number)
+    if sort == "distance" and near_place is None and "near" not in problems:
+        problems["sort"] = "sorting by distance needs a place: give near, like near=Omaha, NE"
+
     if problems:
         raise SearchRequestError(problems)
     return SearchRequest(
@@ -528,4 +592,71 @@ def parse_request(args: Mapping[str, Any]) -> SearchRequest:
         sort=sort,
         page=page,
         per_page=per_page,
+        my_state=my_state,
+        near=near,
+        near_place=near_place,
+        within=within,
+        unit=unit,
+        include_online=include_online,
     )
+
+
+def state_code(value: str, ref: Reference | None = None) -> str | None:
+    """A US state (or DC, or a territory) as its USPS code: 'tx', 'Texas' -> 'TX'; else None."""
+    ref = ref or reference()
+    text = value.strip()
+    if text.upper() in ref.jurisdictions:
+        return text.upper()
+    folded = text.casefold()
+    return next((c for c, n in ref.jurisdictions.items() if n.casefold() == folded), None)
+
+
+def _state(args: Mapping[str, Any], ref: Reference, problems: dict[str, str]) -> str | None:
+    try:
+        raw = _one(args, "my_state")
+    except SearchRequestError as e:
+        problems.update(e.problems)
+        return None
+    if raw is None:
+        return None
+    code = state_code(raw, ref)
+    if code is None:
+        problems["my_state"] = (
+            f"{_shown(raw)} is not a US state; use its two-letter code, like TX or NY "
+            "(DC and the territories too)"
+        )
+    return code
+
+
+def _distance(
+    args: Mapping[str, Any], problems: dict[str, str], number: Callable[..., Any]
+) -> tuple[str | None, places.Place | None, float | None, str, bool]:
+    """near, the place it names, within, unit and include_online, checked together."""
+    try:
+        near = _one(args, "near")
+        unit = (_one(args, "unit") or "mi").lower()
+        online = (_one(args, "include_online") or "no").lower()
+    except SearchRequestError as e:
+        problems.update(e.problems)
+        return None, None, None, "mi", False
+    if unit not in UNITS:
+        problems["unit"] = f"{_shown(unit)} is not a unit; use mi (miles) or km"
+        unit = "mi"
+    include_online = YES_NO.get(online)
+    if include_online is None:
+        problems["include_online"] = "use yes or no"
+        include_online = False
+    within = number("within", float, 1, MAX_WITHIN[unit])
+    if "within" in problems:
+        problems["within"] = f"the radius must be between 1 and {MAX_WITHIN[unit]:g} {unit}"
+    place = None
+    if near is not None:
+        near = _CONTROL.sub(" ", near).strip()[:200]
+        try:
+            place = places.resolve(near)
+        except places.PlaceNotFound as e:
+            problems["near"] = str(e)
+    elif within is not None or include_online:
+        name = "within" if within is not None else "include_online"
+        problems[name] = "goes with near: say near what, like near=Omaha, NE"
+    return near, place, within, unit, include_online

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any, TypedDict
 
-from directory.registry import rules
+from directory.registry import places, rules
 from directory.registry.models import Activity
 from directory.registry.reference import Reference, reference
 from directory.search import SCOPE_SEPARATOR
@@ -33,6 +33,19 @@ class OccurrenceDocument(TypedDict):
     city: str | None
     state: str | None
     country: str | None
+    # Where it is: the provider's coordinates, or its city located (None when unknown).
+    lat: float | None
+    lon: float | None
+
+
+class GeoPoint(TypedDict):
+    lat: float
+    lon: float
+
+
+class Approval(TypedDict):
+    body: str  # an approver's code (state_mandates.toml)
+    id: str  # the approval's id, as the approving body gave it
 
 
 class SearchDocument(TypedDict):
@@ -80,6 +93,14 @@ class SearchDocument(TypedDict):
     deadlines: dict[str, str | None]
     claim_deadline: str | None
     occurrences: list[OccurrenceDocument]
+    # Every in-person place that could be located (its own and its occurrences'), once each:
+    # what a distance search matches and sorts by.
+    locations: list[GeoPoint]
+    # Mandated-topic tags (facet "topic"), the approvals the provider recorded, and the ids of
+    # the state and federal mandates they match (facet "mandate"; `Reference.matched_mandates`).
+    topic: list[str]
+    approvals: list[Approval]
+    mandate: list[str]
     url: str | None
     created_at: str | None
     updated_at: str | None
@@ -87,6 +108,15 @@ class SearchDocument(TypedDict):
 
 def _iso(d: date | None) -> str | None:
     return d.isoformat() if d else None
+
+
+def _point(
+    lat: float | None, lon: float | None, city: str | None, state: str | None, country: str | None
+) -> places.Point | None:
+    """The provider's coordinates when it gave both, else the city located, else None."""
+    if lat is not None and lon is not None:
+        return places.Point(lat, lon)
+    return places.locate(city, state, country)
 
 
 def to_document(
@@ -100,10 +130,25 @@ def to_document(
     counted = rules.counted_registrations(activity, today, ref)
     boards = rules.boards_for(activity, counted, ref)
 
-    places = (
-        [(activity.city, activity.state, activity.country)] if activity.delivery != "online" else []
+    in_person = activity.delivery != "online"
+    where = [(activity.city, activity.state, activity.country)] if in_person else []
+    where += [(o.city, o.state, o.country) for o in activity.occurrences]
+    own = (
+        _point(activity.latitude, activity.longitude, *where[0])
+        if in_person and (activity.city or activity.latitude is not None)
+        else None
     )
-    places += [(o.city, o.state, o.country) for o in activity.occurrences]
+    sessions = [
+        _point(o.latitude, o.longitude, o.city, o.state, o.country) for o in activity.occurrences
+    ]
+    located = ([own] if own else []) + [p for p in sessions if p]
+    locations: list[GeoPoint] = [{"lat": p.lat, "lon": p.lon} for p in dict.fromkeys(located)]
+    topics = sorted(t for t in dict.fromkeys(activity.topics or []) if t in ref.topics)
+    approvals: list[Approval] = [
+        {"body": str(a.get("body")), "id": str(a.get("id"))}
+        for a in activity.approvals or []
+        if isinstance(a, dict) and a.get("body") in ref.approvers and a.get("id")
+    ]
     # The soonest session that has not ended yet: what "soonest start" sorts a repeated course by.
     upcoming = sorted(o.start_date for o in activity.occurrences if o.end_date >= today)
     next_start = upcoming[0] if upcoming else activity.start_date
@@ -128,9 +173,9 @@ def to_document(
         "format": activity.format,
         "delivery": activity.delivery or None,
         "city": activity.city if activity.delivery != "online" else None,
-        "state": sorted({s for _, s, _ in places if s}),
-        "country": sorted({c for _, _, c in places if c}),
-        "cities": sorted({c for c, _, _ in places if c}),
+        "state": sorted({s for _, s, _ in where if s}),
+        "country": sorted({c for _, _, c in where if c}),
+        "cities": sorted({c for c, _, _ in where if c}),
         "start_date": _iso(activity.start_date),
         "end_date": _iso(activity.end_date),
         "next_start": _iso(next_start),
@@ -164,9 +209,15 @@ def to_document(
                 "city": o.city,
                 "state": o.state,
                 "country": o.country,
+                "lat": p.lat if p else None,
+                "lon": p.lon if p else None,
             }
-            for o in activity.occurrences
+            for o, p in zip(activity.occurrences, sessions, strict=True)
         ],
+        "locations": locations,
+        "topic": topics,
+        "approvals": approvals,
+        "mandate": ref.matched_mandates(topics, [a["body"] for a in approvals]),
         "url": activity.url,
         "created_at": activity.created_at.isoformat() if activity.created_at else None,
         "updated_at": activity.updated_at.isoformat() if activity.updated_at else None,

@@ -28,12 +28,21 @@ Matching a SearchRequest (see `directory.search`):
 - credits_min / credits_max: inclusive bounds on cme_credits.
 - claim_within_days N: some deadline d with today <= d <= today + N, among the deadlines of
   the selected boards if boards are selected, else among all of the document's deadlines.
+- mandate / topic: ordinary facets over the document's `mandate` (the ids of the state and
+  federal mandates it matches, decided by `indexer.document`) and `topic`; every mandate
+  is counted, whatever `my_state` says (a page picks the ones it shows).
+- near: `request.origin` and `request.radius_km` given: some point of the document's
+  `locations` at a great-circle distance (haversine, mean Earth radius 6371.0088 km,
+  `directory.registry.places.distance_km`) <= radius_km; with `include_online`, also any
+  document whose delivery is "online" or "both", wherever it is.
 - sorts (ties broken by id ascending unless said; missing values last):
   relevance: as above (only with text; without text it behaves as soonest);
   soonest: next_start ascending; credits: cme_credits descending;
   points: points of `request.points_board` descending, or max_points when no single board;
   deadline: the earliest deadline of the selected boards (or claim_deadline) ascending;
-  newest: created_at descending.
+  newest: created_at descending;
+  distance (only with near): the distance to the nearest of `locations` ascending (documents
+  with none last), then next_start ascending, then id.
 
 Writing (`reindex`, `upsert`): a document the engine cannot store for what it holds (text that
 is not valid Unicode, a value that is not plain JSON, a value its index refuses) is refused

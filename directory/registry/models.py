@@ -105,6 +105,10 @@ class Activity(Base):
     city: Mapped[str | None] = mapped_column(String(120))
     state: Mapped[str | None] = mapped_column(String(60))
     country: Mapped[str | None] = mapped_column(String(2))
+    # Where it is, when the provider says so; otherwise located from city, state and country
+    # at index time (`directory.registry.places`).
+    latitude: Mapped[float | None] = mapped_column(Float)
+    longitude: Mapped[float | None] = mapped_column(Float)
     cme_credits: Mapped[float | None] = mapped_column(Float)
     providership: Mapped[str | None] = mapped_column(String(10))
     joint_provider: Mapped[str | None] = mapped_column(String(300))
@@ -117,6 +121,13 @@ class Activity(Base):
     url: Mapped[str | None] = mapped_column(String(1000))
 
     mips: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Mandated topics the provider says the activity covers (codes of mandate_topics.toml):
+    # the provider's own claim, which a state mandate matches on.
+    topics: Mapped[list[str]] = mapped_column(default=list)
+    # Approvals of the course by a state (or agency) that counts only approved courses, as
+    # {"body": approver code, "id": the approval's id}: a separate fact from the tags, given by
+    # the provider, never inferred from them.
+    approvals: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
     # Learner completions reported; once there are any, the activity cannot be deleted.
     completions_reported: Mapped[int] = mapped_column(Integer, default=0)
 
@@ -150,6 +161,8 @@ class Occurrence(Base):
     city: Mapped[str | None] = mapped_column(String(120))
     state: Mapped[str | None] = mapped_column(String(60))
     country: Mapped[str | None] = mapped_column(String(2))
+    latitude: Mapped[float | None] = mapped_column(Float)
+    longitude: Mapped[float | None] = mapped_column(Float)
 
     activity: Mapped[Activity] = relationship(back_populates="occurrences")
 

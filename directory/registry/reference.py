@@ -1,4 +1,6 @@
-"""Reference data: boards, credit types, practice areas, formats and the ABA content outline.
+"""Reference data: boards, credit types, practice areas, formats, the ABA content outline, and
+the states' licensure topic mandates (with the topic tags providers apply and the bodies that
+approve courses).
 
 The facts live in `directory/registry/data/` as TOML and JSON so that a board adding a
 practice area is a data change, not a code change. They are loaded and checked once, at
@@ -23,6 +25,7 @@ import tomllib
 import unicodedata
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from functools import cache, lru_cache
 from pathlib import Path
 from types import MappingProxyType
@@ -121,6 +124,81 @@ class Format:
     legacy: bool
 
 
+CADENCES = {
+    "every_renewal": "every renewal",
+    "every_nth_renewal": "every {every} renewals",
+    "every_n_years": "every {every} years",
+    "one_time": "once",
+    "initial_licence": "for the first licence",
+    "yearly": "every year",
+}
+APPLIES_TO = (
+    "all",
+    "dea_registrants",
+    "prescribers",
+    "direct_patient_care",
+    "specialties",
+    "patients_ages",
+)
+FEDERAL = "US"
+
+
+@dataclass(frozen=True)
+class Topic:
+    """A mandated-topic tag a provider applies to an activity (its own claim, not an approval)."""
+
+    code: str
+    name: str
+    definition: str
+
+
+@dataclass(frozen=True)
+class Approver:
+    """A body (a state agency, usually) that approves courses for a mandate where a state counts
+    only approved ones. A provider records the approval it holds as (body code, approval id)."""
+
+    code: str
+    name: str
+    url: str | None
+
+
+@dataclass(frozen=True)
+class Mandate:
+    """One topic requirement of a state's licence renewal (or a federal one: jurisdiction "US").
+
+    An activity matches when it is tagged with any of `topics` and, where `approved_only`,
+    carries an approval by `approver`. A match is never a guarantee: the page shows the source
+    and the date it was checked, and asks the physician to confirm with their board."""
+
+    id: str
+    jurisdiction: str
+    name: str
+    topics: tuple[str, ...]
+    hours: float | None
+    cadence: str
+    every: int | None
+    applies_to: str
+    who: str
+    approved_only: bool
+    approver: str | None
+    source: str
+    checked: date
+    note: str | None = None
+
+    @property
+    def cadence_label(self) -> str:
+        """'every renewal', 'every 3 renewals', 'once', ..."""
+        return CADENCES[self.cadence].format(every=self.every)
+
+    @property
+    def summary(self) -> str:
+        """'1 hour every 3 renewals': how much, how often."""
+        if self.hours is None:
+            return self.cadence_label
+        hours = f"{self.hours:g} hour{'' if self.hours == 1 else 's'}"
+        return f"{hours} {self.cadence_label}"
+
+
 @dataclass(frozen=True)
 class Reference:
     credit_kinds: Mapping[str, str]
@@ -143,6 +221,12 @@ class Reference:
     outline_aliases: Mapping[str, str] = field(default_factory=dict)
     # Every outline path and alias under fold_name (per segment) -> the current path.
     _outline_folded: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
+    # USPS code -> name, for the states, DC and territories (jurisdictions.toml).
+    jurisdictions: Mapping[str, str] = field(default_factory=dict)
+    # Mandated-topic tags by code, approving bodies by code, and mandates by id, in file order.
+    topics: Mapping[str, Topic] = field(default_factory=dict)
+    approvers: Mapping[str, Approver] = field(default_factory=dict)
+    mandates: Mapping[str, Mandate] = field(default_factory=dict)
 
     @property
     def collaborating_boards(self) -> list[Board]:
@@ -165,6 +249,29 @@ class Reference:
                 return None
             resolved = current.split(OUTLINE_SEPARATOR)
         return OUTLINE_SEPARATOR.join(resolved)
+
+    def jurisdiction_name(self, code: str) -> str:
+        """'Texas' for 'TX'; 'Federal' for the federal rules ("US")."""
+        return "Federal (DEA)" if code == FEDERAL else self.jurisdictions.get(code, code)
+
+    def mandates_for(self, state: str | None) -> list[Mandate]:
+        """The state's own mandates, then the federal ones (every physician's, whatever state)."""
+        return [
+            m for m in self.mandates.values() if m.jurisdiction == state and state != FEDERAL
+        ] + [m for m in self.mandates.values() if m.jurisdiction == FEDERAL]
+
+    def matched_mandates(self, topics: Iterable[str], approvals: Iterable[str]) -> list[str]:
+        """The ids of the mandates an activity with these topic tags and approvals (approving
+        bodies' codes) matches: a tagged topic of the mandate and, where it counts only
+        approved courses, an approval by its approver."""
+        tagged, approved = set(topics), set(approvals)
+        if not tagged:
+            return []
+        return [
+            m.id
+            for m in self.mandates.values()
+            if not tagged.isdisjoint(m.topics) and (not m.approved_only or m.approver in approved)
+        ]
 
 
 # --- the nearest valid names to one that is not on a list -------------------------------------
@@ -486,6 +593,134 @@ def _outline_index(
     return aliases, folded
 
 
+_CODE = re.compile(r"[a-z0-9]+(-[a-z0-9]+)*")
+_BODY_CODE = re.compile(r"[A-Z0-9]+(-[A-Z0-9]+)*")
+
+
+def _text(entry: Mapping[str, Any], key: str, where: str, required: bool = True) -> str | None:
+    value = entry.get(key)
+    if value is None and not required:
+        return None
+    _require(isinstance(value, str) and value.strip() != "", where, f"needs {key} (text)")
+    return str(value).strip()
+
+
+def _load_topics(path: Path) -> dict[str, Topic]:
+    raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    topics: dict[str, Topic] = {}
+    for i, entry in enumerate(raw.get("topic", [])):
+        code = entry.get("code")
+        where = f"{path.name} topic {code or f'#{i + 1}'}"
+        _require(
+            isinstance(code, str) and bool(_CODE.fullmatch(code)),
+            where,
+            "needs a code of lower-case words joined by hyphens, like 'human-trafficking'",
+        )
+        _require(code not in topics, where, "appears twice")
+        topics[code] = Topic(
+            code=code,
+            name=str(_text(entry, "name", where)),
+            definition=str(_text(entry, "definition", where)),
+        )
+    _require(bool(topics), path.name, "lists no topics")
+    return topics
+
+
+def _load_mandates(
+    path: Path, jurisdictions: Mapping[str, str], topics: Mapping[str, Topic]
+) -> tuple[dict[str, Approver], dict[str, Mandate]]:
+    raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    approvers: dict[str, Approver] = {}
+    for i, entry in enumerate(raw.get("approver", [])):
+        code = entry.get("code")
+        where = f"{path.name} approver {code or f'#{i + 1}'}"
+        _require(
+            isinstance(code, str) and bool(_BODY_CODE.fullmatch(code)),
+            where,
+            "needs a code of upper-case words joined by hyphens, like 'TX-HHSC'",
+        )
+        _require(code not in approvers, where, "appears twice")
+        url = _text(entry, "url", where, required=False)
+        _require(url is None or url.startswith(("https://", "http://")), where, "url must be a URL")
+        approvers[code] = Approver(code=code, name=str(_text(entry, "name", where)), url=url)
+    mandates: dict[str, Mandate] = {}
+    for i, entry in enumerate(raw.get("rule", [])):
+        rule_id = entry.get("id")
+        where = f"{path.name} rule {rule_id or f'#{i + 1}'}"
+        jurisdiction = entry.get("jurisdiction")
+        _require(
+            jurisdiction == FEDERAL or jurisdiction in jurisdictions,
+            where,
+            f"jurisdiction '{jurisdiction}' is not a state code (jurisdictions.toml) or 'US'",
+        )
+        _require(
+            isinstance(rule_id, str)
+            and rule_id.startswith(f"{jurisdiction}-")
+            and bool(_CODE.fullmatch(rule_id[len(jurisdiction) + 1 :])),
+            where,
+            f"needs an id '{jurisdiction}-' then lower-case words joined by hyphens",
+        )
+        _require(rule_id not in mandates, where, "appears twice")
+        rule_topics = _unique_strings(entry.get("topics"), f"{where} topics")
+        _require(bool(rule_topics), where, "names no topic")
+        unknown = [t for t in rule_topics if t not in topics]
+        _require(not unknown, where, f"unknown topics {unknown} (mandate_topics.toml)")
+        hours = entry.get("hours")
+        _require(
+            hours is None or (isinstance(hours, int | float) and 0 < hours <= 100),
+            where,
+            "hours must be a positive number",
+        )
+        cadence = entry.get("cadence")
+        _require(cadence in CADENCES, where, f"cadence must be one of {list(CADENCES)}")
+        every = entry.get("every")
+        if cadence in ("every_nth_renewal", "every_n_years"):
+            _require(isinstance(every, int) and every >= 2, where, "every must be 2 or more")
+        else:
+            _require(
+                every is None,
+                where,
+                "every goes only with cadence every_nth_renewal or every_n_years",
+            )
+        applies_to = entry.get("applies_to")
+        _require(applies_to in APPLIES_TO, where, f"applies_to must be one of {list(APPLIES_TO)}")
+        approved_only = entry.get("approved_only", False)
+        _require(isinstance(approved_only, bool), where, "approved_only must be true or false")
+        approver = entry.get("approver")
+        if approved_only:
+            _require(approver in approvers, where, "approved_only needs an approver code defined")
+        else:
+            _require(
+                approver is None or approver in approvers, where, f"unknown approver {approver}"
+            )
+        source = str(_text(entry, "source", where))
+        _require(source.startswith(("https://", "http://")), where, "source must be a URL")
+        checked = entry.get("checked")
+        _require(
+            isinstance(checked, date) and not isinstance(checked, datetime),
+            where,
+            "checked must be a date (YYYY-MM-DD)",
+        )
+        mandates[rule_id] = Mandate(
+            id=rule_id,
+            jurisdiction=jurisdiction,
+            name=str(_text(entry, "name", where)),
+            topics=rule_topics,
+            hours=float(hours) if hours is not None else None,
+            cadence=cadence,
+            every=every,
+            applies_to=applies_to,
+            who=str(_text(entry, "who", where)),
+            approved_only=approved_only,
+            approver=approver,
+            source=source,
+            checked=checked,
+            note=_text(entry, "note", where, required=False),
+        )
+    _require(bool(mandates), path.name, "lists no rules")
+    return approvers, mandates
+
+
 def load_reference(data_dir: Path = DATA_DIR) -> Reference:
     registry = tomllib.loads((data_dir / "registry.toml").read_text(encoding="utf-8"))
     boards_raw = tomllib.loads((data_dir / "boards.toml").read_text(encoding="utf-8"))
@@ -510,6 +745,12 @@ def load_reference(data_dir: Path = DATA_DIR) -> Reference:
         for f in registry["formats"]
     }
     statuses = registry["accreditation_statuses"]
+    jurisdictions_raw = tomllib.loads(
+        (data_dir / "jurisdictions.toml").read_text(encoding="utf-8")
+    )["jurisdictions"]
+    jurisdictions = {str(k): str(v) for k, v in jurisdictions_raw.items()}
+    topics = _load_topics(data_dir / "mandate_topics.toml")
+    approvers, mandates = _load_mandates(data_dir / "state_mandates.toml", jurisdictions, topics)
     return Reference(
         credit_kinds=credit_kinds,
         boards=boards,
@@ -528,6 +769,10 @@ def load_reference(data_dir: Path = DATA_DIR) -> Reference:
         aba_outline=aba_outline,
         outline_aliases=MappingProxyType(outline_aliases),
         _outline_folded=MappingProxyType(outline_folded),
+        jurisdictions=MappingProxyType(jurisdictions),
+        topics=MappingProxyType(topics),
+        approvers=MappingProxyType(approvers),
+        mandates=MappingProxyType(mandates),
     )
 
 

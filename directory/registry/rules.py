@@ -29,8 +29,9 @@ from datetime import date
 from typing import Literal
 from urllib.parse import urlsplit
 
+from directory.registry import places
 from directory.registry.models import Activity, MocRegistration, Provider, RemsRegistration
-from directory.registry.reference import Board, Reference, nearest, reference
+from directory.registry.reference import Board, Reference, fold_name, nearest, reference
 
 Severity = Literal["error", "incomplete", "warning"]
 
@@ -284,6 +285,127 @@ def _occurrences(activity: Activity) -> list[Problem]:
     return problems
 
 
+def canonical_topic(value: str, ref: Reference | None = None) -> str | None:
+    """A mandated-topic tag as its code, however written: 'Human Trafficking',
+    'human_trafficking' and 'human-trafficking' are 'human-trafficking'; None if no tag."""
+    ref = ref or reference()
+    if value in ref.topics:
+        return value
+    folded = fold_name(value)
+    return next(
+        (
+            code
+            for code, topic in ref.topics.items()
+            if folded in (fold_name(code), fold_name(topic.name))
+        ),
+        None,
+    )
+
+
+def topic_problems(activity: Activity, ref: Reference) -> list[Problem]:
+    """Topic tags and state approvals. Never errors: a tag or an approval that is not one is
+    saved and not counted (a warning, with the nearest tags), so one unfamiliar name never
+    refuses a provider's file."""
+    problems = []
+    tags = list(activity.topics or [])
+    for tag in tags:
+        if tag not in ref.topics:
+            close = nearest(str(tag), [t.name for t in ref.topics.values()], 3)
+            near = f"; nearest: {', '.join(repr(n) for n in close)}" if close else ""
+            problems.append(
+                Problem(
+                    "topics",
+                    f"'{tag}' is not a mandated-topic tag, so it counts toward no state "
+                    f"requirement{near} (the tags: the directory's page for providers)",
+                    "warning",
+                    tuple(close) or None,
+                )
+            )
+    for n, approval in enumerate(activity.approvals or [], start=1):
+        label = f"approval {n}"
+        body = approval.get("body") if isinstance(approval, dict) else None
+        approval_id = approval.get("id") if isinstance(approval, dict) else None
+        if body not in ref.approvers:
+            known = ", ".join(f"{a.code} ({a.name})" for a in ref.approvers.values())
+            problems.append(
+                Problem(
+                    label,
+                    f"'{body}' is not a body whose approvals a state mandate counts; "
+                    f"use one of: {known}",
+                    "warning",
+                )
+            )
+            continue
+        if _blank(approval_id):
+            problems.append(
+                Problem(label, f"the approval by {body} needs its approval id", "warning")
+            )
+        needed = {t for m in ref.mandates.values() if m.approver == body for t in m.topics}
+        if needed and needed.isdisjoint(tags):
+            names = ", ".join(sorted(needed))
+            problems.append(
+                Problem(
+                    label,
+                    f"an approval by {body} counts with a topic tag it approves ({names}); "
+                    "the activity has none of them",
+                    "warning",
+                )
+            )
+    return problems
+
+
+def _coordinates(label: str, lat: float | None, lon: float | None) -> list[Problem]:
+    if lat is None and lon is None:
+        return []
+    if lat is None or lon is None:
+        return [Problem(label, "give both latitude and longitude, or neither")]
+    if not (-90 <= lat <= 90) or not (-180 <= lon <= 180):
+        return [
+            Problem(
+                label,
+                f"{lat:g}, {lon:g} is not a place: latitude is -90 to 90 and longitude "
+                "-180 to 180 (in decimal degrees, like 41.2565, -95.9345)",
+            )
+        ]
+    return []
+
+
+def place_problems(activity: Activity) -> list[Problem]:
+    """Coordinates out of range (errors), and in-person places that cannot be located from
+    their city (a warning: listed, but not found by a distance search)."""
+    problems = _coordinates("latitude/longitude", activity.latitude, activity.longitude)
+    where = []
+    if activity.delivery in ("in person", "both"):
+        where.append(
+            (
+                "place",
+                activity.city,
+                activity.state,
+                activity.country,
+                activity.latitude,
+                activity.longitude,
+            )
+        )
+    for n, o in enumerate(activity.occurrences or [], start=1):
+        problems += _coordinates(f"occurrence {n} latitude/longitude", o.latitude, o.longitude)
+        where.append((f"occurrence {n}", o.city, o.state, o.country, o.latitude, o.longitude))
+    for label, city, state, country, lat, lon in where:
+        if _blank(city) or lat is not None or lon is not None:
+            continue
+        if places.locate(city, state, country) is None:
+            shown = ", ".join(str(x) for x in (city, state, country) if not _blank(x))
+            problems.append(
+                Problem(
+                    label,
+                    f"we could not locate '{shown}', so distance searches will not find it; "
+                    "check the city's spelling and its state, or send its latitude and "
+                    "longitude",
+                    "warning",
+                )
+            )
+    return problems
+
+
 def _off_list(
     field: str,
     name: str,
@@ -421,6 +543,7 @@ def validate_activity(activity: Activity, ref: Reference | None = None) -> list[
     ref = ref or reference()
     problems = activity_id_problems(getattr(activity, "provider_activity_id", None))
     problems += _basics(activity, ref) + _dates(activity, ref) + _occurrences(activity)
+    problems += topic_problems(activity, ref) + place_problems(activity)
     if activity.status == "Active":
         missing = missing_for_active(activity)
         if missing:
