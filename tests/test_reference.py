@@ -515,3 +515,112 @@ def test_a_broken_alias_or_hint_is_refused_with_its_board_and_entry(tmp_path, ol
 def test_a_broken_outline_alias_or_node_is_refused_with_its_entry(tmp_path, old, new, message):
     with pytest.raises(ReferenceDataError, match=message):
         load_reference(_broken(tmp_path, "aba_content_outline.json", old, new))
+
+
+# --- state licensure mandates -------------------------------------------------------------------
+
+
+def test_every_mandate_has_its_source_its_date_checked_and_known_topics():
+    ref = reference()
+    assert ref.mandates, "the mandates file lists no rules"
+    for mandate in ref.mandates.values():
+        assert mandate.source.startswith(("https://", "http://")), mandate.id
+        assert mandate.checked.year >= 2026, mandate.id
+        assert set(mandate.topics) <= set(ref.topics), mandate.id
+        assert mandate.jurisdiction == "US" or mandate.jurisdiction in ref.jurisdictions
+        assert not mandate.approved_only or mandate.approver in ref.approvers, mandate.id
+
+
+def test_the_mate_act_is_a_federal_one_time_rule_for_dea_registrants():
+    mate = reference().mandates["US-mate-act"]
+    assert (mate.jurisdiction, mate.cadence, mate.applies_to) == (
+        "US",
+        "one_time",
+        "dea_registrants",
+    )
+    assert mate.hours == 8
+    assert "substance-use-disorders" in mate.topics
+
+
+def test_a_states_mandates_come_first_then_the_federal_ones():
+    ref = reference()
+    state = next(m.jurisdiction for m in ref.mandates.values() if m.jurisdiction != "US")
+    listed = ref.mandates_for(state)
+    jurisdictions = [m.jurisdiction for m in listed]
+    assert jurisdictions == sorted(jurisdictions, key=lambda j: j == "US")
+    assert {m.jurisdiction for m in listed} == {state, "US"}
+    # A state with no rules of its own still owes the federal ones.
+    bare = next(
+        c for c in ref.jurisdictions if c not in {m.jurisdiction for m in ref.mandates.values()}
+    )
+    assert [m.jurisdiction for m in ref.mandates_for(bare)] == ["US"] * len(ref.mandates_for(bare))
+
+
+def test_an_approved_only_mandate_matches_a_tag_only_with_its_approvers_approval():
+    ref = reference()
+    rule = next(m for m in ref.mandates.values() if m.approved_only)
+    other = next(code for code in ref.approvers if code != rule.approver)
+    topic = rule.topics[0]
+    assert rule.id not in ref.matched_mandates([topic], [])
+    assert rule.id not in ref.matched_mandates([topic], [other])
+    assert rule.id in ref.matched_mandates([topic], [rule.approver])
+    assert rule.id not in ref.matched_mandates([], [rule.approver])  # an approval is no tag
+
+
+def test_a_mandate_summary_reads_its_hours_and_cadence():
+    ref = reference()
+    for mandate in ref.mandates.values():
+        summary = mandate.summary
+        assert mandate.cadence_label in summary
+        if mandate.hours is not None:
+            assert summary.startswith(f"{mandate.hours:g} hour")
+        if mandate.every:
+            assert str(mandate.every) in summary
+
+
+@pytest.mark.parametrize(
+    ("name", "old", "new", "message"),
+    [
+        (
+            "state_mandates.toml",
+            'topics = ["human-trafficking"]',
+            'topics = ["trafficking"]',
+            "unknown topics",
+        ),
+        ("state_mandates.toml", 'id = "US-mate-act"', 'id = "mate-act"', "needs an id 'US-'"),
+        (
+            "state_mandates.toml",
+            'jurisdiction = "TX"',
+            'jurisdiction = "TEXAS"',
+            "is not a state code",
+        ),
+        (
+            "state_mandates.toml",
+            'approver = "TX-TMB"',
+            'approver = "TX-NOBODY"',
+            "approved_only needs an approver",
+        ),
+        (
+            "state_mandates.toml",
+            "checked = 2026-12-01",
+            'checked = "recently"',
+            "checked must be a date",
+        ),
+        (
+            "state_mandates.toml",
+            'cadence = "one_time"',
+            'cadence = "sometimes"',
+            "cadence must be one of",
+        ),
+        (
+            "mandate_topics.toml",
+            'code = "human-trafficking"',
+            'code = "Human Trafficking"',
+            "lower-case words",
+        ),
+    ],
+)
+def test_a_broken_mandate_file_is_refused_with_its_entry(tmp_path, name, old, new, message):
+    with pytest.raises(ReferenceDataError, match=message) as caught:
+        load_reference(_broken(tmp_path, name, old, new))
+    assert name in str(caught.value)

@@ -706,3 +706,89 @@ def test_every_ascii_control_and_space_inside_an_address_is_refused_and_nothing_
         assert (rules.safe_url(url) is None) == refused, repr(ch)
     assert rules.safe_url("https://example.org/a\u00a0b") is None  # no-break space (Z*)
     assert rules.safe_url("https://example.org/caf\u00e9") == "https://example.org/caf\u00e9"
+
+
+# --- topic tags, approvals and places -----------------------------------------------------------
+
+
+def test_topic_tags_are_read_as_codes_however_written():
+    from directory.registry.reference import reference
+
+    code, topic = next(iter(reference().topics.items()))
+    for written in (
+        code,
+        topic.name,
+        topic.name.upper(),
+        code.replace("-", "_"),
+        f"  {topic.name} ",
+    ):
+        assert rules.canonical_topic(written) == code, written
+    assert rules.canonical_topic("astrology") is None
+
+
+def test_an_unknown_tag_is_saved_with_a_warning_naming_the_nearest_tags():
+    from directory.registry.reference import reference
+
+    known = next(iter(reference().topics))
+    a = f.activity(topics=[known, "human traficking"])
+    problems = [p for p in rules.validate_activity(a) if p.field == "topics"]
+    assert [p.severity for p in problems] == ["warning"]
+    assert "'human traficking' is not a mandated-topic tag" in problems[0].message
+    assert problems[0].nearest and "Human trafficking" in problems[0].nearest[0]
+    assert rules.errors(rules.validate_activity(a)) == []
+    assert rules.is_listed(a, TODAY)
+
+
+def test_an_approval_needs_a_known_body_an_id_and_a_tag_it_approves():
+    from directory.registry.reference import reference
+
+    ref = reference()
+    rule = next(m for m in ref.mandates.values() if m.approved_only)
+    tagged = dict(topics=[rule.topics[0]])
+    assert messages(f.activity(**tagged, approvals=[{"body": rule.approver, "id": "A-1"}])) == []
+    unknown = messages(f.activity(**tagged, approvals=[{"body": "XX-NOBODY", "id": "1"}]))
+    assert any("'XX-NOBODY' is not a body whose approvals" in m for m in unknown)
+    no_id = messages(f.activity(**tagged, approvals=[{"body": rule.approver, "id": ""}]))
+    assert any("needs its approval id" in m for m in no_id)
+    untagged = messages(f.activity(approvals=[{"body": rule.approver, "id": "A-1"}]))
+    assert any("the activity has none of them" in m for m in untagged)
+    everything = f.activity(approvals=[{"body": "XX-NOBODY", "id": ""}])
+    assert rules.errors(rules.validate_activity(everything)) == []  # never refused for these
+
+
+@pytest.mark.parametrize(
+    ("lat", "lon", "says"),
+    [
+        (91.0, 10.0, "is not a place"),
+        (41.0, -181.0, "is not a place"),
+        (41.0, None, "give both latitude and longitude"),
+    ],
+)
+def test_coordinates_out_of_range_or_half_given_are_errors(lat, lon, says):
+    a = f.activity(latitude=lat, longitude=lon)
+    assert any(says in m for m in messages(a, "error"))
+    occ = f.occurrence(
+        TODAY + timedelta(days=30), TODAY + timedelta(days=30), latitude=lat, longitude=lon
+    )
+    b = f.activity(occurrences=[occ])
+    assert any(
+        m.startswith("occurrence 1 latitude/longitude") and says in m for m in messages(b, "error")
+    )
+
+
+def test_a_place_that_cannot_be_located_is_a_warning_unless_coordinates_are_given():
+    lost = f.activity(city="Nowheresville", state="NE")
+    warnings = messages(lost, "warning")
+    assert any("we could not locate 'Nowheresville, NE, US'" in m for m in warnings)
+    assert rules.is_listed(lost, TODAY)
+    placed = f.activity(city="Nowheresville", state="NE", latitude=41.2, longitude=-96.0)
+    assert messages(placed) == []
+    online = f.activity(delivery="online", city="Nowheresville", state="NE")
+    assert not any("could not locate" in m for m in messages(online))
+    occ = f.occurrence(
+        TODAY + timedelta(days=30), TODAY + timedelta(days=30), city="Atlantiss", state="GA"
+    )
+    assert any(
+        m.startswith("occurrence 1") and "could not locate" in m
+        for m in messages(f.activity(occurrences=[occ]), "warning")
+    )
