@@ -12,14 +12,36 @@
     toggle.removeAttribute("open");
   }
 
+  var near = document.getElementById("near");
+  function hasPlace() {
+    return !!(near && near.value.trim());
+  }
+
   // A filter change searches at once, from page 1.
   form.addEventListener("change", function (event) {
     var t = event.target;
-    if (!t || !t.name || t.name === "q") return;
+    if (!t || !t.name || t.name === "q" || t.name === "near") return;
     if (t.type === "date" || t.type === "number") return; // wait for the Search button
+    // A radius or "include online" means nothing without a place: wait for one.
+    if ((t.name === "within" || t.name === "include_online") && !hasPlace()) return;
     var page = form.querySelector("input[name=page]");
     if (page) page.remove();
     form.requestSubmit ? form.requestSubmit() : form.submit();
+  });
+
+  // The place cleared: the radius, the online option and the distance sort go with it, so the
+  // search runs everywhere rather than being refused for a radius without a place.
+  form.addEventListener("submit", function () {
+    if (hasPlace()) return;
+    ["within", "include_online", "unit"].forEach(function (name) {
+      form.querySelectorAll('[name="' + name + '"]').forEach(function (field) { field.disabled = true; });
+    });
+    var sort = document.getElementById("sort");
+    if (sort && sort.value === "distance") sort.disabled = true;
+  });
+  // Back to this page from the browser's cache: the fields the submit set aside are live again.
+  window.addEventListener("pageshow", function () {
+    form.querySelectorAll("[disabled]").forEach(function (field) { field.disabled = false; });
   });
 
   // "Show N more": the link opens this search with the facet shown whole (show=<facet>); here

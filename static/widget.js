@@ -19,7 +19,8 @@
     "delivery": true, "state": true, "country": true, "fee": false, "registration": false,
     "mips": false, "rems": false, "provider": true, "when": false, "sort": false,
     "date-from": false, "date-to": false, "credits-min": false, "credits-max": false,
-    "claim-within": false
+    "claim-within": false, "mandate": true, "topic": true, "my-state": false, "near": false,
+    "within": false, "unit": false, "include-online": false
   };
   // Named theme colours allowed besides #rgb / #rrggbb: all dark enough for white text.
   // (directory/web/blueprints/embed.py keeps the same list; tests/test_embed.py ties them.)
@@ -56,6 +57,8 @@
     ".pager{display:flex;gap:8px;align-items:center;margin-top:8px}" +
     ".pager span{color:#4a5565;font-size:13px}" +
     ".more{margin:10px 0 0;padding-top:8px;border-top:1px solid #e3e7ed;font-size:13px}" +
+    ".req{margin:4px 0 0;padding:0 0 0 8px;border-left:3px solid #2f7d4a;font-size:13px}" +
+    ".state{margin:0 0 4px;color:#4a5565;font-size:13px}" +
     "[aria-busy=true]{opacity:.6}";
 
   function el(tag, className, text) {
@@ -167,6 +170,8 @@
 
     var count = el("p", "count");
     count.setAttribute("aria-live", "polite");
+    var stateNote = el("p", "state");
+    stateNote.hidden = true;
     var corrected = el("p", "corrected");
     corrected.hidden = true;
     var error = el("p", "error");
@@ -192,14 +197,15 @@
     more.rel = "noopener";
     moreP.appendChild(more);
 
-    [form, count, corrected, error, results, pager, moreP].forEach(function (n) {
+    [form, count, stateNote, corrected, error, results, pager, moreP].forEach(function (n) {
       wrap.appendChild(n);
     });
     root.appendChild(style);
     root.appendChild(wrap);
 
     this._ui = {
-      input: input, count: count, corrected: corrected, error: error, results: results,
+      input: input, count: count, stateNote: stateNote, corrected: corrected, error: error,
+      results: results,
       pager: pager, prev: prev, next: next, pageInfo: pageInfo, more: more, root: root
     };
     this._config = config;
@@ -247,6 +253,7 @@
     ui.error.textContent = message;
     ui.error.hidden = false;
     ui.count.textContent = "";
+    ui.stateNote.hidden = true;
     ui.corrected.hidden = true;
     ui.results.textContent = "";
     ui.results.removeAttribute("aria-busy");
@@ -313,7 +320,15 @@
     this._pages = Math.max(1, Number(body.pages) || 1);
 
     ui.error.hidden = true;
-    ui.count.textContent = total === 0 ? "No activities match" : plural(total, "activity", "activities");
+    ui.count.textContent = (total === 0 ? "No activities match" : plural(total, "activity", "activities")) +
+      (body.near && body.near.text ? " " + body.near.text : "");
+    // A match is the provider's claim about its topics: say whose rules, and to check them.
+    var state = body.my_state && body.my_state.name;
+    ui.stateNote.hidden = !state;
+    ui.stateNote.textContent = state
+      ? "Requirements shown for " + state + ". A topic match is not a guarantee: confirm with your board."
+      : "";
+    var stateCode = body.my_state && body.my_state.code;
     ui.corrected.hidden = !body.corrected_text;
     ui.corrected.textContent = body.corrected_text
       ? "Showing results for \u201c" + body.corrected_text + "\u201d"
@@ -321,7 +336,7 @@
 
     var items = document.createDocumentFragment();
     body.hits.forEach(function (hit) {
-      items.appendChild(renderHit(hit, origin));
+      items.appendChild(renderHit(hit, origin, stateCode));
     });
     ui.results.textContent = "";
     ui.results.appendChild(items);
@@ -342,10 +357,13 @@
     }
   };
 
-  function renderHit(hit, origin) {
+  function renderHit(hit, origin, state) {
     var li = el("li");
     var a = el("a", null, hit.title || "Untitled activity");
-    a.href = safeUrl(hit.url, origin, origin + "/activities/" + encodeURIComponent(hit.id));
+    var href = new URL(safeUrl(hit.url, origin, origin + "/activities/" + encodeURIComponent(hit.id)));
+    // The activity's page then lists the same state's requirements.
+    if (state) href.searchParams.set("my_state", state);
+    a.href = href.href;
     a.target = "_blank";
     a.rel = "noopener";
     li.appendChild(a);
@@ -360,6 +378,23 @@
     }
     if (hit.fee) facts.push(hit.fee);
     if (facts.length) li.appendChild(el("div", "meta facts", facts.join(" \u00b7 ")));
+    var distance = hit.distance;
+    if (distance && typeof distance.text === "string") {
+      var city = distance.places > 1 && distance.nearest_city ? " \u00b7 nearest in " + distance.nearest_city : "";
+      li.appendChild(el("div", "meta distance", distance.text + city));
+    }
+    (Array.isArray(hit.requirements) ? hit.requirements : []).forEach(function (r) {
+      if (!r || !r.label) return;
+      var line = el("div", "req", "May count toward " + r.label + (r.summary ? " \u00b7 " + r.summary : "") + " (");
+      line.setAttribute("data-mandate", r.id || "");
+      var source = el("a", null, "source");
+      source.href = safeUrl(r.source, origin, origin + "/");
+      source.target = "_blank";
+      source.rel = "noopener";
+      line.appendChild(source);
+      line.appendChild(document.createTextNode(r.checked ? ", checked " + (r.checked_text || r.checked) + ")" : ")"));
+      li.appendChild(line);
+    });
 
     var boards = Array.isArray(hit.boards) ? hit.boards : [];
     if (boards.length) {

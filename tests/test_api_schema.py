@@ -164,3 +164,26 @@ def test_facets_with_a_fixed_vocabulary_are_documented_as_enums(api_app):
         "online",
         "both",
     ]
+
+
+def test_state_and_distance_parameters_are_documented_with_their_400s(api_app):
+    from directory.search import MAX_WITHIN, SORTS
+
+    doc = api_app.test_client().get("/api/v1/openapi.json").get_json()
+    search = doc["paths"]["/api/v1/search"]["get"]
+    params = {p["name"]: p for p in search["parameters"]}
+    for name in ("my_state", "near", "within", "include_online"):
+        assert "400" in params[name]["description"], name
+    assert params["unit"]["schema"]["enum"] == list(MAX_WITHIN)
+    assert params["within"]["schema"]["maximum"] == max(MAX_WITHIN.values())
+    assert "distance" in params["sort"]["schema"]["enum"]
+    assert any(s.name == "distance" and s.needs_near for s in SORTS)
+    assert "near" in params["sort"]["description"]
+    assert "400" in search["responses"]
+    card = doc["components"]["schemas"]["Card"]
+    assert "requirements" in card["required"] and "distance" in card["properties"]
+    result = doc["components"]["schemas"]["SearchResult"]["properties"]
+    assert {"my_state", "near"} <= set(result)
+    activity = doc["paths"]["/api/v1/activities/{activity_id}"]["get"]
+    assert "my_state" in {p["name"] for p in activity["parameters"]}
+    assert "400" in activity["responses"]

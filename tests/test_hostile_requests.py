@@ -12,6 +12,7 @@ from directory.search import FACET_NAMES, SearchRequest, SearchRequestError, par
 
 NAMES = [*FACET_NAMES, "q", "when", "date_from", "date_to", "credits_min", "credits_max"]
 NAMES += ["claim_within", "sort", "page", "per_page", "unknown"]
+NAMES += ["my_state", "near", "within", "unit", "include_online"]
 EXAMPLES = 400
 ran = {"arbitrary": 0, "plausible": 0}
 
@@ -22,6 +23,7 @@ plausible = st.one_of(
     st.floats(allow_nan=True, allow_infinity=True).map(str),
     st.dates().map(lambda d: d.isoformat()),
     st.sampled_from(["any", "upcoming", "this_month", "custom", "relevance", "soonest", "ABIM"]),
+    st.sampled_from(["TX", "texas", "Omaha, NE", "68102", "Portland", "km", "yes", "distance"]),
     st.text(max_size=60),
     st.text(alphabet=st.characters(min_codepoint=0, max_codepoint=0xDFFF), max_size=20),
 )
@@ -43,6 +45,12 @@ def check(args: MultiDict) -> None:
         first.filters,
         first.when,
         first.page,
+    )
+    assert (again.my_state, again.near_place, again.unit, again.include_online) == (
+        first.my_state,
+        first.near_place,
+        first.unit,
+        first.include_online,
     )
 
 

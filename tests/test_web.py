@@ -409,3 +409,356 @@ def test_showing_something_that_is_no_facet_is_a_400_naming_the_facets(client, i
     page = response.get_data(as_text=True)
     assert "is not a facet; use one of: board, practice_area" in page
     assert "<script>" not in page
+
+
+# --- my state, its requirements, and near me ----------------------------------------------------
+#
+# Activities built here (not the demo's), around a rule picked from the reference data at run
+# time: the first state rule that counts only approved courses, so the data file may change.
+
+TAGGED_APPROVED = 501  # tagged with the rule's topic and holding its approval: Omaha, NE
+TAGGED_ONLY = 502  # the same tag, no approval: Lincoln, NE, with a session in Chicago
+FEDERAL_TOPIC = 503  # tagged with the federal rule's topic, online only
+UNTAGGED = 504  # no tags: Boston, MA
+
+
+@pytest.fixture
+def mandated(app, engine):
+    from directory.registry.reference import FEDERAL, reference
+
+    ref = reference()
+    rule = next(m for m in ref.mandates.values() if m.approved_only and m.jurisdiction != FEDERAL)
+    federal = next(m for m in ref.mandates.values() if m.jurisdiction == FEDERAL)
+    with app.app_context():
+        from directory.web.context import today
+
+        day = today()
+    provider = f.provider(id=9100, name="Prairie CME")
+
+    def listed(activity_id, **fields):
+        return f.activity(
+            id=activity_id,
+            provider_activity_id=f"MANDATE-{activity_id}",
+            provider=provider,
+            title=f"Activity {activity_id}",
+            start_date=day + timedelta(days=10),
+            end_date=day + timedelta(days=11),
+            moc=[f.abim(claim_deadline=day + timedelta(days=90))],
+            **fields,
+        )
+
+    with Session(engine) as session:
+        session.add_all(
+            [
+                listed(
+                    TAGGED_APPROVED,
+                    topics=[rule.topics[0]],
+                    approvals=[f.approval(rule.approver)],
+                    city="Omaha",
+                    state="NE",
+                ),
+                listed(
+                    TAGGED_ONLY,
+                    topics=[rule.topics[0]],
+                    city="Lincoln",
+                    state="NE",
+                    occurrences=[
+                        f.occurrence(
+                            day + timedelta(days=20),
+                            day + timedelta(days=21),
+                            city="Chicago",
+                            state="IL",
+                        )
+                    ],
+                ),
+                listed(
+                    FEDERAL_TOPIC,
+                    topics=[federal.topics[0]],
+                    delivery="online",
+                    format="Internet Live Course",
+                    city=None,
+                    state=None,
+                    country=None,
+                ),
+                listed(UNTAGGED, city="Boston", state="MA"),
+            ]
+        )
+        session.commit()
+    index_app(app)
+    return {"rule": rule, "federal": federal, "state": rule.jurisdiction, "ref": ref}
+
+
+def _requirement_rows(html: str) -> list[tuple[str, str, int]]:
+    fieldset = re.search(
+        r'<fieldset class="facet[^"]*" data-facet="mandate">(.*?)</fieldset>', html, re.S
+    )
+    assert fieldset, "no requirements facet on the page"
+    rows = re.findall(
+        r'name="mandate" value="([^"]+)"[^>]*> <span class="facet-label">([^<]+)</span>'
+        r' <span class="count">([\d,]+)</span>',
+        fieldset[1],
+    )
+    return [(value, text, int(count.replace(",", ""))) for value, text, count in rows]
+
+
+def _card_html(html: str, activity_id: int) -> str:
+    cards = re.findall(r'<article class="card">.*?</article>', html, re.S)
+    mine = [c for c in cards if re.search(rf'href="/activities/{activity_id}(?:\?[^"]*)?"', c)]
+    assert len(mine) == 1, f"{len(mine)} cards for activity {activity_id}"
+    return mine[0]
+
+
+def test_my_state_lists_its_requirements_then_the_federal_ones_with_their_counts(client, mandated):
+    state, ref = mandated["state"], mandated["ref"]
+    html = client.get(f"/?my_state={state}").get_data(as_text=True)
+    name = ref.jurisdiction_name(state)
+    assert f"Counts toward {name} requirements" in html
+    rows = _requirement_rows(html)
+    assert [value for value, _, _ in rows] == [m.id for m in ref.mandates_for(state)]
+    # The counts are the engine's, for the whole search (0 where none match).
+    api = client.get("/api/v1/facets").get_json()
+    engine_counts = {
+        v["value"]: v["count"]
+        for f_ in api["facets"]
+        if f_["name"] == "mandate"
+        for v in f_["values"]
+    }
+    assert {value: count for value, _, count in rows} == {
+        m.id: engine_counts.get(m.id, 0) for m in ref.mandates_for(state)
+    }
+    assert engine_counts[mandated["rule"].id] == 1  # approved only: the tag alone does not count
+    for m in ref.mandates_for(state):
+        assert m.summary in html
+    texts = {value: text for value, text, _ in rows}
+    assert texts[mandated["federal"].id] == "MATE Act (DEA)"
+
+
+def test_without_a_state_only_the_federal_requirement_is_offered(client, mandated):
+    html = client.get("/").get_data(as_text=True)
+    rows = _requirement_rows(html)
+    assert [(v, t) for v, t, _ in rows] == [("US-mate-act", "MATE Act (DEA)")]
+    assert rows[0][2] == 1
+    assert 'href="#my-state"' in html  # says where to choose one
+
+
+def test_my_state_is_remembered_never_filters_and_a_link_overrides_it(client, mandated):
+    state, ref = mandated["state"], mandated["ref"]
+    other = next(
+        code for code in ref.jurisdictions if code != state and ref.mandates_for(code)[:-1]
+    )
+    everyone = client.get("/api/v1/search").get_json()["total"]
+    token = form_token(client, "/")
+    answer = client.post("/my-state", data={"state": state, "next": "/", "csrf_token": token})
+    assert answer.status_code == 303 and client.get_cookie("my_state").value == state
+    html = client.get("/").get_data(as_text=True)
+    assert f"{everyone:,} activities" in html  # the cookie alone never filters
+    assert f"Counts toward {ref.jurisdiction_name(state)} requirements" in html
+    assert f'<option value="{state}" selected>' in html
+    # A shared link's state wins for that page, and the remembered one is a link away.
+    shared = client.get(f"/?my_state={other}").get_data(as_text=True)
+    assert f"Counts toward {ref.jurisdiction_name(other)} requirements" in shared
+    assert [v for v, _, _ in _requirement_rows(shared)] == [m.id for m in ref.mandates_for(other)]
+    assert 'id="use-my-state"' in shared
+    # Without the token, or naming no state: refused, or forgotten.
+    assert client.post("/my-state", data={"state": other, "next": "/"}).status_code == 400
+    client.post("/my-state", data={"state": "Atlantis", "next": "/", "csrf_token": token})
+    assert client.get_cookie("my_state") is None
+
+
+def test_selecting_a_requirement_filters_and_reads_as_a_chip(client, mandated):
+    rule, state = mandated["rule"], mandated["state"]
+    html = client.get(f"/?my_state={state}&mandate={rule.id}").get_data(as_text=True)
+    assert "1 activity" in html
+    _card_html(html, TAGGED_APPROVED)
+    assert f"/activities/{TAGGED_ONLY}" not in html
+    chip = re.search(r'<a class="chip" href="([^"]+)">.*?Counts toward ([^<]+?) <span', html, re.S)
+    assert chip and chip[2] == f"{rule.jurisdiction}: {rule.name}"
+    assert "mandate=" not in chip[1] and f"my_state={state}" in chip[1]
+    assert "checked" in re.search(rf'value="{rule.id}"[^>]*>', html)[0]
+    api = client.get(f"/api/v1/search?mandate={rule.id}").get_json()
+    assert [h["id"] for h in api["hits"]] == [TAGGED_APPROVED]
+
+
+def test_cards_say_which_requirements_they_may_count_toward_with_source_and_date(client, mandated):
+    rule, state = mandated["rule"], mandated["state"]
+    html = client.get(f"/?my_state={state}").get_data(as_text=True)
+    card = _card_html(html, TAGGED_APPROVED)
+    line = re.search(rf'<li class="requirement" data-mandate="{rule.id}">(.*?)</li>', card, re.S)
+    assert line, "no requirement line for the matched rule"
+    text = line[1]
+    assert rule.name in text and rule.summary in text and rule.who.rstrip(".") in text
+    assert f'href="{rule.source}" rel="noopener"' in text
+    assert f'datetime="{rule.checked.isoformat()}"' in text
+    assert "confirm with your board" in card
+    # The activity's page, from here, lists the same state's requirements.
+    assert f'href="/activities/{TAGGED_APPROVED}?my_state={state}"' in card
+    # The tag without the approval the state asks for is no match.
+    assert f'data-mandate="{rule.id}"' not in _card_html(html, TAGGED_ONLY)
+    assert 'class="requirement"' not in _card_html(html, UNTAGGED)
+    federal = _card_html(html, FEDERAL_TOPIC)
+    assert 'data-mandate="US-mate-act"' in federal
+
+
+def test_the_detail_page_reads_the_match_the_tags_and_a_missing_approval(client, mandated):
+    rule, state, ref = mandated["rule"], mandated["state"], mandated["ref"]
+    approver = ref.approvers[rule.approver]
+    html = client.get(f"/activities/{TAGGED_APPROVED}?my_state={state}").get_data(as_text=True)
+    section = re.search(r'<section id="requirements">(.*?)</section>', html, re.S)[1]
+    assert f"Requirements in {ref.jurisdiction_name(state)}" in section
+    assert f'data-mandate="{rule.id}"' in section and rule.summary in section
+    assert f'href="{rule.source}" rel="noopener"' in section
+    assert "confirm with your board" in section
+    topic = ref.topics[rule.topics[0]]
+    assert f"<dt>{topic.name}</dt>" in section
+    assert topic.definition.split(",")[0] in section
+    assert f"{approver.name}: approval {f.approval(rule.approver)['id']}" in section
+    assert 'class="not-approved"' not in section
+
+    unapproved = client.get(f"/activities/{TAGGED_ONLY}?my_state={state}").get_data(as_text=True)
+    section = re.search(r'<section id="requirements">(.*?)</section>', unapproved, re.S)[1]
+    line = re.search(rf'<p class="not-approved" data-mandate="{rule.id}">(.*?)</p>', section, re.S)
+    assert line, "no line saying the state counts only approved courses"
+    assert f"counts only courses approved by the {approver.name}" in line[1]
+    assert "carries no approval" in line[1]
+    assert f'<li class="requirement" data-mandate="{rule.id}">' not in section
+    # The cookie's state is used when the link names none; a bad one is a 400 with a message.
+    token = form_token(client, "/")
+    client.post("/my-state", data={"state": state, "next": "/", "csrf_token": token})
+    assert 'class="not-approved"' in client.get(f"/activities/{TAGGED_ONLY}").get_data(as_text=True)
+    bad = client.get(f"/activities/{TAGGED_ONLY}?my_state=Atlantis")
+    assert bad.status_code == 400 and "two-letter code" in bad.get_data(as_text=True)
+
+
+def test_the_api_carries_requirements_and_the_states_list(client, mandated):
+    rule, state, ref = mandated["rule"], mandated["state"], mandated["ref"]
+    api = client.get(f"/api/v1/search?my_state={state}").get_json()
+    hits = {h["id"]: h for h in api["hits"]}
+    (req,) = [r for r in hits[TAGGED_APPROVED]["requirements"] if r["id"] == rule.id]
+    assert req["name"] == rule.name and req["hours"] == rule.hours
+    assert req["cadence"] == rule.cadence_label and req["who"] == rule.who
+    assert req["source"] == rule.source and req["checked"] == rule.checked.isoformat()
+    assert req["approved_only"] is True
+    assert all(r["id"] != rule.id for r in hits[TAGGED_ONLY]["requirements"])
+    assert api["my_state"]["code"] == state
+    listed = {r["id"]: r for r in api["my_state"]["requirements"]}
+    assert list(listed) == [m.id for m in ref.mandates_for(state)]
+    assert listed[rule.id]["count"] == 1
+    narrowed = client.get(listed[rule.id]["toggle"]).get_json()
+    assert [h["id"] for h in narrowed["hits"]] == [TAGGED_APPROVED]
+    # Without my_state, the federal requirements only, and no state in the answer.
+    plain = client.get("/api/v1/search").get_json()
+    assert plain["my_state"] is None and plain["near"] is None
+    for hit in plain["hits"]:
+        assert all(r["jurisdiction"] == "US" for r in hit["requirements"])
+        assert "distance" not in hit
+    one = client.get(f"/api/v1/activities/{TAGGED_ONLY}?my_state={state}").get_json()
+    assert [r["id"] for r in one["not_approved"]] == [rule.id]
+    assert client.get("/api/v1/activities/501?my_state=ZZ").status_code == 400
+
+
+BAD_DISTANCE_OR_STATE = [
+    ("my_state=Atlantis", "my_state"),
+    ("my_state=TX&my_state=NY", "my_state"),
+    ("near=Nowhereville%2C+ZZ", "near"),
+    ("near=00000", "near"),
+    ("near=Omaha%2C+NE&within=0", "within"),
+    ("near=Omaha%2C+NE&within=far", "within"),
+    ("near=Omaha%2C+NE&within=501", "within"),
+    ("near=Omaha%2C+NE&unit=furlongs", "unit"),
+    ("within=25", "within"),
+    ("include_online=yes", "include_online"),
+    ("sort=distance", "sort"),
+]
+
+
+@pytest.mark.parametrize(("query", "name"), BAD_DISTANCE_OR_STATE)
+def test_a_bad_state_place_or_radius_is_a_400_naming_it_everywhere(client, mandated, query, name):
+    api = client.get(f"/api/v1/search?{query}")
+    assert api.status_code == 400, query
+    assert api.get_json()["error"]["problems"][name]
+    page = client.get(f"/?{query}")
+    assert page.status_code == 400
+    html = page.get_data(as_text=True)
+    assert f"<strong>{name}</strong>" in html and 'role="alert"' in html
+    for path in ("/embed", "/feeds/search.atom"):
+        other = client.get(f"{path}?{query}")
+        assert other.status_code == 400 and name in other.get_data(as_text=True), (path, query)
+
+
+def test_near_keeps_what_is_within_the_radius_and_says_how_far(client, mandated):
+    from directory.registry import places
+
+    omaha = places.resolve("Omaha, NE")
+    html = client.get("/?near=Omaha%2C+NE&within=75").get_data(as_text=True)
+    assert f"within 75 mi of {omaha.label}" in html
+    ids = {int(i) for i in re.findall(r'<h2 class="card-title"><a href="/activities/(\d+)', html)}
+    lincoln = places.distance_km(omaha.point, places.locate("Lincoln", "NE", "US"))
+    assert lincoln / places.KM_PER_MILE < 75  # the premise of what follows
+    assert ids == {TAGGED_APPROVED, TAGGED_ONLY}  # not Boston, not online
+    card = _card_html(html, TAGGED_ONLY)
+    miles = lincoln / places.KM_PER_MILE
+    assert f"<dt>Distance</dt><dd>{round(miles):g} mi · nearest in Lincoln, NE</dd>" in card
+    # The chip says the place understood, and takes the distance search away.
+    chip = re.search(
+        r'<a class="chip" href="([^"]+)">.*?(Within 75 mi of [^<]+?) <span', html, re.S
+    )
+    assert chip and chip[2] == f"Within 75 mi of {omaha.label}"
+    assert "near=" not in chip[1] and "within=" not in chip[1]
+    # "Nearest" is a sort only with a place.
+    assert '<option value="distance"' in html
+    assert '<option value="distance"' not in client.get("/").get_data(as_text=True)
+
+
+def test_near_in_km_online_too_and_nearest_first(client, mandated):
+    from directory.registry import places
+
+    chicago = places.resolve("Chicago, IL")
+    api = client.get(
+        "/api/v1/search?near=Chicago%2C+IL&within=40&unit=km&include_online=yes&sort=distance"
+    ).get_json()
+    assert api["near"]["place"] == chicago.label
+    assert (api["near"]["within"], api["near"]["unit"], api["near"]["include_online"]) == (
+        40,
+        "km",
+        True,
+    )
+    ids = [h["id"] for h in api["hits"]]
+    # The course with a session in Chicago first, the online one (no distance) after it.
+    assert ids == [TAGGED_ONLY, FEDERAL_TOPIC]
+    nearest = api["hits"][0]["distance"]
+    session = places.locate("Chicago", "IL", "US")
+    assert nearest["unit"] == "km" and nearest["nearest_city"] == "Chicago, IL"
+    assert nearest["value"] == pytest.approx(places.distance_km(chicago.point, session), abs=0.1)
+    assert api["hits"][1]["distance"] is None
+    html = client.get("/?near=Chicago%2C+IL&within=40&unit=km&include_online=yes").get_data(
+        as_text=True
+    )
+    assert "within 40 km of Chicago, IL or online" in html
+    assert "<dt>Distance</dt><dd>Online</dd>" in _card_html(html, FEDERAL_TOPIC)
+    assert '<input type="hidden" name="unit" value="km">' in html
+
+
+def test_feeds_and_the_embed_take_the_state_and_the_place(client, mandated):
+    from defusedxml import ElementTree as ET
+
+    rule, state = mandated["rule"], mandated["state"]
+    atom = "{http://www.w3.org/2005/Atom}"
+    feed = ET.fromstring(client.get(f"/feeds/search.atom?mandate={rule.id}&my_state={state}").data)
+    title = feed.find(f"{atom}title").text
+    assert title == f"CME activities: Counts toward {rule.jurisdiction}: {rule.name}"
+    (entry,) = feed.findall(f"{atom}entry")
+    assert rule.name in entry.find(f"{atom}summary").text
+    assert entry.find(f"{atom}link").get("href").endswith(f"?my_state={state}")
+    near = ET.fromstring(client.get("/feeds/search.atom?near=Omaha%2C+NE&within=75").data)
+    assert near.find(f"{atom}title").text.endswith("within 75 mi of Omaha, NE")
+
+    embed = client.get(f"/embed?my_state={state}").get_data(as_text=True)
+    assert f"Requirements shown for {mandated['ref'].jurisdiction_name(state)}" in embed
+    assert "confirm with your board" in embed
+    item = re.search(
+        rf'<li data-id="{TAGGED_APPROVED}">(.*?)</li>\s*(?=<li data-id|</ol>)', embed, re.S
+    )
+    assert item and f'data-mandate="{rule.id}"' in item[1] and rule.summary in item[1]
+    assert f"/activities/{TAGGED_APPROVED}?my_state={state}" in item[1]
+    nearby = client.get("/embed?near=Omaha%2C+NE&within=75").get_data(as_text=True)
+    assert "within 75 mi of Omaha, NE" in nearby and 'class="distance"' in nearby

@@ -350,6 +350,9 @@ def test_my_board_goes_back_only_to_a_path_on_this_site(client, world, target):
     response = client.post("/my-board", data={"board": "ABA", "next": target, "csrf_token": token})
     assert response.status_code == 303
     assert response.headers["Location"] == "/"
+    response = client.post("/my-state", data={"state": "TX", "next": target, "csrf_token": token})
+    assert response.status_code == 303
+    assert response.headers["Location"] == "/"
 
 
 def test_my_board_goes_back_to_the_page_it_came_from(client, world):

@@ -1,5 +1,5 @@
-"""What every request knows: its database session, today's date, the physician's board, and
-the provider signed in, if any.
+"""What every request knows: its database session, today's date, the physician's board and
+licensing state, and the provider signed in, if any.
 
 Views and presenters import these functions; nothing here imports a view, so the factory
 (`app.py`) can import every blueprint without a circle.
@@ -20,9 +20,10 @@ from sqlalchemy.orm import Session
 from directory.config import Config
 from directory.registry.models import ApiKey, WebSession, utcnow
 from directory.registry.reference import reference
-from directory.search import DATE_WINDOWS, facet_label
+from directory.search import DATE_WINDOWS, facet_label, parse_request, state_code
 
 MY_BOARD_COOKIE = "my_board"
+MY_STATE_COOKIE = "my_state"
 # The one thing a provider's session cookie says about them: which web_sessions row it is.
 PROVIDER_SESSION = "web_session"
 # However it is used, a sign-in lasts a working day at most.
@@ -56,6 +57,23 @@ def my_board() -> str | None:
     """
     board = request.cookies.get(MY_BOARD_COOKIE)
     return board if board in reference().boards else None
+
+
+def my_state() -> str | None:
+    """The licensing state a physician chose in the header ("My state"), remembered in a
+    cookie: which state's requirements the pages show. Like my board, it never filters; a
+    `my_state` in the URL (a shared "counts for Texas" link) overrides it for that page."""
+    raw = request.cookies.get(MY_STATE_COOKIE)
+    return state_code(raw) if raw and len(raw) <= 40 else None
+
+
+def url_state() -> str | None:
+    """The state this page's URL names (`my_state=TX`), checked as a search checks it: raises
+    SearchRequestError with the search's own message when it names no state."""
+    raw = request.args.get("my_state", "")
+    if not raw.strip():
+        return None
+    return parse_request({"my_state": raw}).my_state
 
 
 def _token_hash(token: str) -> str:
@@ -115,8 +133,10 @@ def end_provider_session() -> None:
 
 
 def _template_context() -> dict[str, Any]:
-    # Every template sees the physician's board without each view passing it by hand.
-    return {"my_board": my_board() if request else None}
+    # Every template sees the physician's board and state without each view passing them.
+    if not request:
+        return {"my_board": None, "my_state": None}
+    return {"my_board": my_board(), "my_state": my_state()}
 
 
 def install(app: Flask) -> None:

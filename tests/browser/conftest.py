@@ -63,6 +63,13 @@ class Site:
     provider_unlisted_titles: frozenset[str]
     detail_id: int  # listed, with a complete registration for a board that has a program
     unlisted_id: int  # a Draft: never listed, so its page is a 404
+    # A state rule that counts only approved courses (picked from the reference data), and
+    # the activities built for it (`_mandated`): tagged with its topic and approved, in Omaha
+    # and around; one tagged without the approval.
+    mandate_id: str
+    mandate_state: str
+    mandated_ids: tuple[int, ...]
+    unapproved_id: int
 
 
 def _unavailable(message: str, fix: str) -> NoReturn:
@@ -105,12 +112,61 @@ def _serve_in_thread(server: Any, name: str) -> threading.Thread:
     return thread
 
 
+MANDATED_BASE_ID = 900_000_000
+# Where the activities built for a state rule are held: Omaha and towns within 75 miles.
+MANDATED_PLACES = (("Omaha", "NE"), ("Council Bluffs", "IA"), ("Lincoln", "NE"))
+
+
+def _mandated(today: Any) -> tuple[list[Activity], dict[str, Any]]:
+    """Activities for the requirements and near-me tests, built here rather than read from the
+    demo data: each tagged with the topic of the first state rule that counts only approved
+    courses and holding its approval, one per place; and one tagged without the approval."""
+    from datetime import timedelta
+
+    from directory.registry.reference import FEDERAL
+    from tests import factories as f
+
+    ref = reference()
+    rule = next(m for m in ref.mandates.values() if m.approved_only and m.jurisdiction != FEDERAL)
+    provider = f.provider(id=MANDATED_BASE_ID, name="Heartland Clinical Education")
+    made = []
+    for i, (city, state) in enumerate((*MANDATED_PLACES, MANDATED_PLACES[0]), start=1):
+        approved = i <= len(MANDATED_PLACES)
+        made.append(
+            f.activity(
+                id=MANDATED_BASE_ID + i,
+                provider_activity_id=f"HCE-{i}",
+                provider=provider,
+                title=f"{ref.topics[rule.topics[0]].name}: a course for clinicians ({city})"
+                + ("" if approved else ", not yet approved"),
+                start_date=today + timedelta(days=7 + i),
+                end_date=today + timedelta(days=8 + i),
+                moc=[f.abim(claim_deadline=today + timedelta(days=90))],
+                topics=list(rule.topics[:1]),
+                approvals=[f.approval(rule.approver)] if approved else [],
+                city=city,
+                state=state,
+            )
+        )
+    facts = {
+        "mandate_id": rule.id,
+        "mandate_state": rule.jurisdiction,
+        "mandated_ids": tuple(a.id for a in made[: len(MANDATED_PLACES)]),
+        "unapproved_id": made[-1].id,
+    }
+    return made, facts
+
+
 def _build_registry(config: Config, today: Any) -> dict[str, Any]:
     """Demo data, the embedded index, and the ids and key the tests need."""
     upgrade(config.database_url)
     engine = make_engine(config.database_url)
     generate_into(engine, count=DEMO_COUNT, seed=DEMO_SEED, today=today)
+    mandated, mandated_facts = _mandated(today)
     sessions = make_sessionmaker(engine)
+    with sessions() as session:
+        session.add_all(mandated)
+        session.commit()
     full_reindex(sessions, engine_from_config(config), index_key(config), today)
     ref = reference()
     with sessions() as session:
@@ -155,6 +211,7 @@ def _build_registry(config: Config, today: Any) -> dict[str, Any]:
             ),
             "detail_id": detail.id,
             "unlisted_id": draft.id,
+            **mandated_facts,
         }
     engine.dispose()
     return facts
@@ -173,7 +230,7 @@ HOST_CSS = """
 """
 
 
-def _host_pages(app_url: str) -> dict[str, str]:
+def _host_pages(app_url: str, facts: dict[str, Any]) -> dict[str, str]:
     def page(title: str, body: str, css: str = "") -> str:
         return (
             f'<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
@@ -194,6 +251,12 @@ def _host_pages(app_url: str) -> dict[str, str]:
             "A board's page of online activities",
             f'<script src="{app_url}/static/widget.js" data-delivery="online, both" '
             'data-page-size="5" async></script>',
+        ),
+        # A state society's page: "counts for" its state, narrowed to one of its requirements.
+        "state.html": page(
+            "A state medical society's page of required-topic activities",
+            f'<script src="{app_url}/static/widget.js" data-my-state="{facts["mandate_state"]}" '
+            f'data-mandate="{facts["mandate_id"]}" data-page-size="5" async></script>',
         ),
         "typo.html": page(
             "A board's page with a mistyped preset",
@@ -251,7 +314,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     _serve_in_thread(app_server, "browser-tests-app")
 
     host_dir = tmp_path_factory.mktemp("browser-host")
-    for name, html in _host_pages(app_url).items():
+    for name, html in _host_pages(app_url, facts).items():
         (host_dir / name).write_text(html, encoding="utf-8")
     handler = functools.partial(_QuietHandler, directory=str(host_dir))
     host_server = ThreadingHTTPServer(("127.0.0.1", 0), handler)

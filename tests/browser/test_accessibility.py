@@ -122,17 +122,31 @@ AUDIT_JS = r"""
 SELECTION = "/?board=ABIM&delivery=online"  # facets, chips, badges, results and pagination
 
 
-@pytest.mark.parametrize("where", ["search", "search-with-chips", "detail"])
+@pytest.mark.parametrize(
+    "where",
+    ["search", "search-with-chips", "detail", "state-and-near", "detail-requirements"],
+)
 def test_wcag_basics(page, site, where):
+    state = site.mandate_state
     url = {
         "search": "/",
         "search-with-chips": SELECTION,
         "detail": f"/activities/{site.detail_id}",
+        # The requirements facet, the requirement lines and distances on cards, the near chip.
+        "state-and-near": f"/?my_state={state}&near=Omaha%2C+NE&within=75",
+        # A match, and (for another activity) the line saying an approval is missing.
+        "detail-requirements": f"/activities/{site.unapproved_id}?my_state={state}",
     }[where]
     response = page.goto(url)
     assert response is not None and response.ok, f"{url} -> {response and response.status}"
     if where == "search-with-chips":
         assert page.locator("ul.chips a.chip").count() >= 1, "no a.chip to measure"
         assert page.locator("ol#results .badge").count() >= 1, "no .badge to measure"
+    if where == "state-and-near":
+        assert page.locator("ol#results li.requirement").count() >= 1, "no requirement line"
+        assert page.locator("ol#results .card-distance").count() >= 1, "no distance to measure"
+    if where == "detail-requirements":
+        assert page.locator("section#requirements p.not-approved").count() == 1
+        assert page.locator("li.requirement").count() >= 1, "no requirement line to measure"
     problems = page.evaluate(AUDIT_JS)
     assert not problems, f"{url}: {len(problems)} problems:\n" + "\n".join(problems[:40])

@@ -117,3 +117,31 @@ def test_widget_presets_delivery_and_says_what_a_mistyped_one_should_be(page, si
         assert valid in text, f"the widget's error does not offer {valid!r}: {text}"
     assert page.locator(ITEMS).count() == 0
     assert not page.errors, f"uncaught script errors on the host page: {page.errors}"
+
+
+def test_a_state_societys_widget_shows_which_requirement_each_activity_may_count_toward(
+    page, site, screenshot
+):
+    from directory.registry.reference import reference
+
+    ref = reference()
+    rule = ref.mandates[site.mandate_id]
+    page.goto(f"{site.host_url}/state.html")
+    page.locator(ITEMS).first.wait_for()
+    wanted = _api_total(page, site, mandate=rule.id)
+    assert poll(page, lambda: _count(page) == wanted), (
+        f"data-mandate={rule.id}: p.count says {_count(page)}, the API has {wanted}"
+    )
+    note = page.locator(f"{WIDGET} p.state")
+    assert f"Requirements shown for {ref.jurisdiction_name(rule.jurisdiction)}" in note.inner_text()
+    assert "confirm with your board" in note.inner_text()
+    items = page.locator(ITEMS)
+    lines = page.locator(f'{ITEMS} .req[data-mandate="{rule.id}"]')
+    assert lines.count() == items.count(), "a result does not say the requirement it matches"
+    text = lines.first.inner_text()
+    assert rule.summary in text and "source" in text
+    assert lines.first.locator("a").get_attribute("href") == rule.source
+    for href in _links(page):
+        assert href.endswith(f"?my_state={rule.jurisdiction}"), f"{href} drops the state"
+    screenshot(page, "widget-state", max_height=900)
+    assert not page.errors, f"uncaught script errors on the host page: {page.errors}"

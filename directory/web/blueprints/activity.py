@@ -9,7 +9,9 @@ from flask import Blueprint, Response, abort, render_template, request
 from sqlalchemy import select
 
 from directory.registry.models import Activity, with_children
-from directory.web.context import db_session, my_board, today
+from directory.search import SearchRequestError
+from directory.web.context import db_session, my_board, my_state, today, url_state
+from directory.web.errors import problem_page
 from directory.web.presenters.calendar import activity_calendar
 from directory.web.presenters.cards import card
 from directory.web.presenters.detail import ActivityGone, listed_activity
@@ -22,7 +24,12 @@ bp = Blueprint("activity", __name__)
 @bp.get("/activities/<int:activity_id>")
 def activity(activity_id: int) -> Any:
     try:
-        view = listed_activity(activity_id, request.host_url.rstrip("/"), my_board())
+        # A link's state ("counts for Texas") before the one the physician saved.
+        state = url_state() or my_state()
+    except SearchRequestError as exc:
+        return problem_page(400, "This address names no state", "; ".join(exc.problems.values()))
+    try:
+        view = listed_activity(activity_id, request.host_url.rstrip("/"), my_board(), state)
     except ActivityGone as gone:
         return render_template("gone.html", ended=gone.ended), 410
     if view is None:
@@ -35,7 +42,7 @@ def activity(activity_id: int) -> Any:
         .limit(40)
     )
     day = today()
-    more = [card(d) for a in others if (d := to_document(a, day)) is not None][:6]
+    more = [card(d, "", None, state) for a in others if (d := to_document(a, day)) is not None][:6]
     return render_template("activity.html", a=view, json_ld=json_ld(view), more=more)
 
 

@@ -2,21 +2,33 @@
 
 Search takes exactly the search page's query string and answers with the same cards the
 page shows. Responses carry an ETag and a short public cache lifetime; every public GET
-allows any origin, since the widget calls it from other sites.
+allows any origin, since the widget calls it from other sites. So an answer depends on its
+URL alone: the "My board" and "My state" cookies play no part here, and the physician's state
+is the `my_state` parameter.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request, url_for
 from werkzeug.datastructures import MultiDict
 
-from directory.search import SearchRequestError, SearchResult, parse_request
+from directory.registry.reference import reference
+from directory.search import (
+    DEFAULT_WITHIN_MILES,
+    SearchRequest,
+    SearchRequestError,
+    SearchResult,
+    parse_request,
+)
+from directory.web.context import url_state
 from directory.web.errors import json_error
 from directory.web.presenters.cards import card
 from directory.web.presenters.detail import ActivityGone, listed_activity
 from directory.web.presenters.openapi import document
+from directory.web.presenters.requirements import Origin, mandate_label, radius_text
 from directory.web.search_service import run_search, run_search_rendered, search_engine
 from indexer.engine import SearchUnavailable
 
@@ -54,10 +66,65 @@ def _link(endpoint: str, params: list[tuple[str, str]]) -> str:
     return url_for(endpoint, **MultiDict(params).to_dict(flat=False))  # type: ignore[arg-type]
 
 
+def _toggled_params(req: SearchRequest, mandate: str) -> list[tuple[str, str]]:
+    chosen = req.selected("mandate")
+    values = tuple(v for v in chosen if v != mandate) if mandate in chosen else (*chosen, mandate)
+    filters = (
+        {**req.filters, "mandate": values}
+        if values
+        else {k: v for k, v in req.filters.items() if k != "mandate"}
+    )
+    return replace(req, filters=filters, page=1).to_params()
+
+
+def my_state_json(result: SearchResult) -> dict[str, Any] | None:
+    """The state the search names (`my_state`), and its requirements (then the federal ones)
+    with their counts among these results and a link that selects or unselects each."""
+    req = result.request
+    if req.my_state is None:
+        return None
+    ref = reference()
+    counts = result.counts("mandate")
+    return {
+        "code": req.my_state,
+        "name": ref.jurisdiction_name(req.my_state),
+        "requirements": [
+            {
+                "id": m.id,
+                "label": mandate_label(m.id, ref),
+                "name": m.name,
+                "summary": m.summary,
+                "count": counts.get(m.id, 0),
+                "selected": m.id in req.selected("mandate"),
+                "toggle": _link("api.search", _toggled_params(req, m.id)),
+            }
+            for m in ref.mandates_for(req.my_state)
+        ],
+    }
+
+
+def near_json(req: SearchRequest) -> dict[str, Any] | None:
+    """The place a distance search understood, and its radius."""
+    if req.near_place is None or req.radius_km is None:
+        return None
+    return {
+        "query": req.near,
+        "place": req.near_place.label,
+        "lat": req.near_place.point.lat,
+        "lon": req.near_place.point.lon,
+        "within": req.within if req.within is not None else DEFAULT_WITHIN_MILES,
+        "unit": req.unit if req.within is not None else "mi",
+        "radius_km": round(req.radius_km, 3),
+        "include_online": req.include_online,
+        "text": radius_text(req),
+    }
+
+
 def search_json(result: SearchResult, base_url: str, my_board: str | None = None) -> dict[str, Any]:
     req = result.request
     params = req.to_params()
     page_params = [(k, v) for k, v in params if k != "page"]
+    origin = Origin.of(req)
     return {
         "total": result.total,
         "page": req.page,
@@ -65,8 +132,10 @@ def search_json(result: SearchResult, base_url: str, my_board: str | None = None
         "pages": result.pages,
         "sort": req.effective_sort,
         "corrected_text": result.corrected_text,
-        "hits": [card(h, base_url, my_board) for h in result.hits],
+        "hits": [card(h, base_url, my_board, req.my_state, origin) for h in result.hits],
         "facets": _facets_json(result),
+        "my_state": my_state_json(result),
+        "near": near_json(req),
         "links": {
             "self": _link("api.search", params),
             "html": _link("search.home", params),
@@ -142,7 +211,11 @@ def suggest() -> Any:
 def activity(activity_id: int) -> Any:
     # Read from the registry, not the index: it answers while search is down.
     try:
-        view = listed_activity(activity_id, request.host_url.rstrip("/"))
+        state = url_state()
+    except SearchRequestError as exc:
+        return json_error(400, str(exc), problems=exc.problems)
+    try:
+        view = listed_activity(activity_id, request.host_url.rstrip("/"), my_state=state)
     except ActivityGone as gone:
         return json_error(410, f"this activity ended on {gone.ended}")
     if view is None:

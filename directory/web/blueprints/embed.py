@@ -2,7 +2,8 @@
 that other sites frame (the only page they may: see `headers.py`). It needs no JavaScript:
 its GET form re-renders here with results. The script widget (`static/widget.js`) is the
 other way to embed; it keeps the same named colours and facets, and tests/test_embed.py
-checks that the two agree.
+checks that the two agree. A board or state society presets `my_state=TX` to show which of
+Texas's requirements each activity may count toward (and `mandate=` to list only those).
 """
 
 from __future__ import annotations
@@ -16,9 +17,11 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, Response, render_template, request, url_for
 
+from directory.registry.reference import reference
 from directory.search import DEFAULT_PER_PAGE, SearchRequest, SearchRequestError, parse_request
 from directory.web.headers import embed_policy
 from directory.web.presenters.feed import credits_text, feed_url, points_text, present, site_url
+from directory.web.presenters.requirements import radius_text
 from directory.web.search_service import run_search
 from indexer.engine import SearchUnavailable
 
@@ -97,7 +100,9 @@ def embed_page() -> Response:
         "embed.html",
         search=search,
         result=result,
-        items=[present(doc) for doc in result.hits],
+        items=[present(doc, search) for doc in result.hits],
+        state_name=reference().jurisdiction_name(search.my_state) if search.my_state else None,
+        radius=radius_text(search),
         # The preset filters ride along in hidden fields, so typing a query keeps them.
         preset=params(1, {"q", "page"}),
         prev_url=page_url(search.page - 1) if search.page > 1 else None,

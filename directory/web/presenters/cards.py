@@ -13,6 +13,13 @@ from typing import Any
 
 from directory.registry import rules
 from directory.search import ONLINE_DELIVERY, SCOPE_SEPARATOR
+from directory.web.presenters.requirements import (
+    Origin,
+    distance,
+    own_place,
+    place_text,
+    requirements,
+)
 
 
 def safe_href(url: str | None) -> str | None:
@@ -58,27 +65,15 @@ def fee_text(fee_cents: int | None) -> str:
     return f"${dollars:,}" + (f".{cents:02d}" if cents else "")
 
 
-def place_text(city: str | None, state: str | None, country: str | None) -> str:
-    parts = [p for p in (city, state if state else None) if p]
-    if country and country not in ("US",) and not (country == "CA" and state):
-        parts.append(country)
-    return ", ".join(parts)
-
-
 def where_text(hit: Mapping[str, Any]) -> str:
     """'Chicago, IL', 'Online', or 'Chicago, IL and online' (in person and online)."""
     delivery = hit.get("delivery")
     online = delivery in ONLINE_DELIVERY
     places = []
     if delivery in ("in person", "both"):
-        if hit.get("city"):
-            places.append(
-                place_text(
-                    hit.get("city"),
-                    (hit.get("state") or [None])[0],
-                    (hit.get("country") or [None])[0],
-                )
-            )
+        own = own_place(hit)
+        if own:
+            places.append(own)
         for o in hit.get("occurrences") or []:
             text = place_text(o.get("city"), o.get("state"), o.get("country"))
             if text and text not in places:
@@ -108,7 +103,15 @@ def board_badges(hit: Mapping[str, Any], my_board: str | None = None) -> list[di
     return badges
 
 
-def card(hit: Mapping[str, Any], base_url: str = "", my_board: str | None = None) -> dict[str, Any]:
+def card(
+    hit: Mapping[str, Any],
+    base_url: str = "",
+    my_board: str | None = None,
+    my_state: str | None = None,
+    origin: Origin | None = None,
+) -> dict[str, Any]:
+    """The card of a search document. `my_state`: whose requirements it lists (the federal ones
+    always); `origin`: a distance search's, which adds how far the nearest place is."""
     start, end = _d(hit.get("next_start") or hit.get("start_date")), _d(hit.get("end_date"))
     upcoming = [
         o for o in hit.get("occurrences") or [] if o.get("start_date") == hit.get("next_start")
@@ -119,7 +122,7 @@ def card(hit: Mapping[str, Any], base_url: str = "", my_board: str | None = None
     more_dates = max(0, len(hit.get("occurrences") or []) - 1)
     if more_dates and not hit.get("enduring"):
         when += f" (+{more_dates} more date{'s' if more_dates > 1 else ''})"
-    return {
+    shown: dict[str, Any] = {
         "id": hit["id"],
         "title": hit["title"],
         "url": f"{base_url}/activities/{hit['id']}",
@@ -136,4 +139,8 @@ def card(hit: Mapping[str, Any], base_url: str = "", my_board: str | None = None
         "cme_credits": hit.get("cme_credits"),
         "fee": fee_text(hit.get("fee_cents")),
         "boards": board_badges(hit, my_board),
+        "requirements": requirements(hit.get("mandate") or (), my_state),
     }
+    if origin is not None:
+        shown["distance"] = distance(hit, origin)
+    return shown

@@ -1,5 +1,9 @@
 """One activity for the public, read from the registry (so it works while search is down):
-the detail page and the JSON API's activity both show `listed_activity`."""
+the detail page and the JSON API's activity both show `listed_activity`.
+
+With the physician's state it also says which of that state's (and the federal) requirements
+the activity's topic tags match, and, for a state that counts only courses it approved, that
+a tagged activity without that approval does not count there."""
 
 from __future__ import annotations
 
@@ -13,7 +17,13 @@ from directory.registry import rules
 from directory.registry.models import Activity, with_children
 from directory.registry.reference import reference
 from directory.web.context import db_session, today
-from directory.web.presenters.cards import card, place_text
+from directory.web.presenters.cards import card
+from directory.web.presenters.requirements import (
+    approval_list,
+    missing_approvals,
+    place_text,
+    topic_tags,
+)
 from indexer.document import to_document
 
 
@@ -48,7 +58,10 @@ def was_listed_and_ended(activity: Activity, day: date) -> bool:
 
 
 def listed_activity(
-    activity_id: int, base_url: str = "", my_board: str | None = None
+    activity_id: int,
+    base_url: str = "",
+    my_board: str | None = None,
+    my_state: str | None = None,
 ) -> dict[str, Any] | None:
     activity = load(activity_id)
     if activity is None:
@@ -60,13 +73,17 @@ def listed_activity(
             assert activity.end_date is not None
             raise ActivityGone(activity.end_date)
         return None
-    return detail(activity, doc, base_url, my_board)
+    return detail(activity, doc, base_url, my_board, my_state)
 
 
 def detail(
-    activity: Activity, doc: Mapping[str, Any], base_url: str, my_board: str | None
+    activity: Activity,
+    doc: Mapping[str, Any],
+    base_url: str,
+    my_board: str | None,
+    my_state: str | None = None,
 ) -> dict[str, Any]:
-    view = card(doc, base_url, my_board)
+    view = card(doc, base_url, my_board, my_state)
     ref = reference()
     counted = {b["board"] for b in view["boards"]}
     view.update(
@@ -106,5 +123,14 @@ def detail(
         if activity.delivery != "online"
         else None,
         updated_at=activity.updated_at.isoformat() if activity.updated_at else None,
+        my_state=my_state,
+        my_state_name=ref.jurisdiction_name(my_state) if my_state else None,
+        topics=topic_tags(doc.get("topic") or (), ref),
+        approvals=approval_list(doc.get("approvals") or (), ref),
+        # Tagged with the topic of a rule that counts only approved courses, without that
+        # approval: said in so many words, so that the tag is not taken for the approval.
+        not_approved=missing_approvals(
+            doc.get("topic") or (), doc.get("approvals") or (), my_state, ref
+        ),
     )
     return view

@@ -24,6 +24,7 @@ from directory.search import (
     facet_label,
 )
 from directory.web.presenters.cards import card
+from directory.web.presenters.requirements import Origin, mandate_label, radius_text
 
 FEED_ENTRIES = 50
 ATOM = "http://www.w3.org/2005/Atom"
@@ -34,10 +35,17 @@ TAG_DATE = "2026"
 _NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
-def present(doc: dict[str, Any]) -> dict[str, Any]:
+def present(doc: dict[str, Any], search: SearchRequest | None = None) -> dict[str, Any]:
     """The card the site, the API and the widget show (`presenters.cards`), with absolute links:
-    the embed's links leave the frame, and a feed's are read anywhere."""
-    return card(doc, base_url=request.url_root.rstrip("/"))
+    the embed's links leave the frame, and a feed's are read anywhere. With the search, the
+    card lists its `my_state`'s requirements and how far it is from its `near`; the link to
+    the activity's page carries the state, so that page lists the same requirements."""
+    if search is None:
+        return card(doc, base_url=request.url_root.rstrip("/"))
+    item = card(doc, request.url_root.rstrip("/"), None, search.my_state, Origin.of(search))
+    if search.my_state:
+        item["url"] += "?" + urlencode([("my_state", search.my_state)])
+    return item
 
 
 def credits_text(value: float | None) -> str:
@@ -60,6 +68,17 @@ def summary_text(item: dict[str, Any]) -> str:
     ]
     if boards:
         parts.append("MOC: " + ", ".join(boards))
+    distance = item.get("distance")
+    if distance:
+        parts.append(
+            distance["text"]
+            + (f" ({distance['nearest_city']})" if distance.get("nearest_city") else "")
+        )
+    requirements = item.get("requirements") or []
+    if requirements:
+        parts.append(
+            "may count toward " + "; ".join(f"{r['label']} ({r['summary']})" for r in requirements)
+        )
     if item["provider"]["name"]:
         parts.append(f"by {item['provider']['name']}")
     return " · ".join(p for p in parts if p)
@@ -105,6 +124,9 @@ def describe(search: SearchRequest, result: SearchResult | None = None) -> list[
             values = tuple(v for v in values if v not in scoped_boards)
         if facet == "provider":
             shown = [labels.get((facet, v)) or f"provider {v}" for v in values]
+        elif facet == "mandate":
+            # "Counts toward TX: Human trafficking prevention", whichever state the reader's.
+            shown = [f"Counts toward {mandate_label(v)}" for v in values]
         else:
             shown = [labels.get((facet, v)) or facet_label(facet, v) for v in values]
         if shown:
@@ -126,6 +148,9 @@ def describe(search: SearchRequest, result: SearchResult | None = None) -> list[
             parts.append(f"at most {high:g} credits")
     if search.claim_within_days is not None:
         parts.append(f"claim within {search.claim_within_days} days")
+    radius = radius_text(search)
+    if radius:
+        parts.append(radius)
     return parts
 
 
@@ -174,7 +199,7 @@ def build_feed(search: SearchRequest, result: SearchResult) -> bytes:
 
     newest: datetime | None = None
     for doc in result.hits:
-        item = present(doc)
+        item = present(doc, search)
         created = _timestamp(doc.get("created_at"))
         changed = _timestamp(doc.get("updated_at")) or created
         entry_updated = max(filter(None, (created, changed)), default=None) or datetime.now(UTC)

@@ -7,6 +7,7 @@ from functools import cache
 from typing import Any
 
 from directory.search import (
+    DEFAULT_WITHIN_MILES,
     FACET_VALUE_LABELS,
     FACETS,
     MAX_PAGE,
@@ -14,8 +15,10 @@ from directory.search import (
     MAX_QUERY_LENGTH,
     MAX_QUERY_STRING_LENGTH,
     MAX_SELECTIONS,
+    MAX_WITHIN,
     SORT_NAMES,
     WHEN,
+    YES_NO,
     facet_vocabulary,
 )
 from directory.web.presenters import openapi_provider
@@ -61,6 +64,13 @@ def search_parameters() -> list[dict[str, Any]]:
                 " Each activity has one of the three; everything that can be attended online"
                 " is `delivery=online&delivery=both`."
             )
+        if facet.name == "mandate":
+            description += (
+                " The ids of state (and federal: `US-mate-act`) licensure requirements, like"
+                " `TX-human-trafficking`; an activity matches one by the topics its provider"
+                " tagged (and, where the state counts only approved courses, the approval it"
+                " holds). Counts cover every state's; `my_state` says whose a page shows."
+            )
         params.append(_param(facet.name, schema, description, many=True))
     params += [
         _param("when", {"type": "string", "enum": list(WHEN)}, "Date window."),
@@ -77,7 +87,11 @@ def search_parameters() -> list[dict[str, Any]]:
             {"type": "integer", "minimum": 0, "maximum": 3650},
             "MOC claim deadline within this many days.",
         ),
-        _param("sort", {"type": "string", "enum": list(SORT_NAMES)}, "Order of results."),
+        _param(
+            "sort",
+            {"type": "string", "enum": list(SORT_NAMES)},
+            "Order of results. `distance` (nearest first) needs `near` (else 400).",
+        ),
         _param(
             "page",
             {"type": "integer", "minimum": 1, "maximum": MAX_PAGE},
@@ -87,6 +101,37 @@ def search_parameters() -> list[dict[str, Any]]:
             "per_page",
             {"type": "integer", "minimum": 1, "maximum": MAX_PER_PAGE},
             "Results per page.",
+        ),
+        _param(
+            "my_state",
+            {"type": "string", "maxLength": 40},
+            "The physician's licensing state (USPS code like `TX`, or its name): each hit's"
+            " `requirements` are that state's (and the federal ones) it may count toward, and"
+            " `my_state` in the answer lists them with their counts. It never filters. Not a US"
+            " state, DC or territory: 400.",
+        ),
+        _param(
+            "near",
+            {"type": "string", "maxLength": 200},
+            "A place to search near: a city, `City, ST` or a 5-digit US ZIP code. Keeps"
+            " activities with an in-person place within `within`; each hit then has a"
+            " `distance`. A place that cannot be found (or one in several states): 400, saying"
+            " what to write.",
+        ),
+        _param(
+            "within",
+            {"type": "number", "minimum": 1, "maximum": max(MAX_WITHIN.values())},
+            f"The radius around `near`, in `unit`s ({DEFAULT_WITHIN_MILES} miles when not"
+            " given); at most "
+            + " or ".join(f"{v:g} {u}" for u, v in MAX_WITHIN.items())
+            + ". Without `near`, or beyond the limit: 400.",
+        ),
+        _param("unit", {"type": "string", "enum": list(MAX_WITHIN)}, "Unit of `within`."),
+        _param(
+            "include_online",
+            {"type": "string", "enum": sorted(YES_NO)},
+            "With `near`, also keep activities that can be attended online, wherever they are."
+            " Without `near`: 400.",
         ),
     ]
     return params
@@ -134,6 +179,49 @@ def document() -> dict[str, Any]:
             "claim_deadline": nullable_string,
         },
     }
+    requirement = {
+        "type": "object",
+        "description": "A state (or federal) licensure requirement the activity's topic tags"
+        " match: never a guarantee; the source and the date it was checked say where to confirm.",
+        "required": [
+            "id",
+            "name",
+            "hours",
+            "cadence",
+            "who",
+            "source",
+            "checked",
+            "approved_only",
+        ],
+        "properties": {
+            "id": {"type": "string"},
+            "jurisdiction": {"type": "string", "description": "USPS code, or US (federal)"},
+            "jurisdiction_name": {"type": "string"},
+            "label": {"type": "string"},
+            "name": {"type": "string"},
+            "hours": {"type": ["number", "null"]},
+            "cadence": {"type": "string", "description": "'every renewal', 'once', ..."},
+            "summary": {"type": "string", "description": "'1 hour every 3 renewals'"},
+            "who": {"type": "string"},
+            "source": {"type": "string"},
+            "checked": {"type": "string", "format": "date"},
+            "checked_text": {"type": "string"},
+            "approved_only": {"type": "boolean"},
+            "approver": nullable_string,
+        },
+    }
+    distance = {
+        "type": ["object", "null"],
+        "description": "With `near`: how far the nearest in-person place is (null: online only).",
+        "required": ["value", "unit", "nearest_city"],
+        "properties": {
+            "value": {"type": "number", "minimum": 0},
+            "unit": {"type": "string", "enum": list(MAX_WITHIN)},
+            "nearest_city": nullable_string,
+            "text": {"type": "string"},
+            "places": {"type": "integer", "minimum": 1},
+        },
+    }
     card = {
         "type": "object",
         "required": [
@@ -147,6 +235,7 @@ def document() -> dict[str, Any]:
             "cme_credits",
             "fee",
             "boards",
+            "requirements",
         ],
         "properties": {
             "id": {"type": "integer"},
@@ -174,6 +263,55 @@ def document() -> dict[str, Any]:
             "cme_credits": {"type": ["number", "null"]},
             "fee": {"type": "string"},
             "boards": {"type": "array", "items": badge},
+            "requirements": {
+                "type": "array",
+                "items": {"$ref": "#/components/schemas/Requirement"},
+                "description": "`my_state`'s requirements (and the federal ones) it may count"
+                " toward; without `my_state`, the federal ones.",
+            },
+            "distance": distance,
+        },
+    }
+    my_state = {
+        "type": ["object", "null"],
+        "required": ["code", "name", "requirements"],
+        "properties": {
+            "code": {"type": "string"},
+            "name": {"type": "string"},
+            "requirements": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["id", "label", "count", "selected", "toggle"],
+                    "properties": {
+                        "id": {"type": "string"},
+                        "label": {"type": "string"},
+                        "name": {"type": "string"},
+                        "summary": {"type": "string"},
+                        "count": {"type": "integer", "minimum": 0},
+                        "selected": {"type": "boolean"},
+                        "toggle": {
+                            "type": "string",
+                            "description": "this search with the requirement (un)selected",
+                        },
+                    },
+                },
+            },
+        },
+    }
+    near = {
+        "type": ["object", "null"],
+        "required": ["query", "place", "lat", "lon", "within", "unit", "radius_km"],
+        "properties": {
+            "query": {"type": "string", "description": "the place as given"},
+            "place": {"type": "string", "description": "the place understood: 'Omaha, NE'"},
+            "lat": {"type": "number"},
+            "lon": {"type": "number"},
+            "within": {"type": "number"},
+            "unit": {"type": "string", "enum": list(MAX_WITHIN)},
+            "radius_km": {"type": "number"},
+            "include_online": {"type": "boolean"},
+            "text": {"type": "string", "description": "'within 75 mi of Omaha, NE'"},
         },
     }
     facet = {
@@ -236,9 +374,15 @@ def document() -> dict[str, Any]:
                             "in": "path",
                             "required": True,
                             "schema": {"type": "integer", "format": "int64"},
-                        }
+                        },
+                        _param(
+                            "my_state",
+                            {"type": "string", "maxLength": 40},
+                            "The physician's licensing state: which requirements are listed"
+                            " (400 if it is no US state).",
+                        ),
                     ],
-                    "responses": _responses("Activity", 404, 410),
+                    "responses": _responses("Activity", 400, 404, 410),
                 }
             },
         },
@@ -270,6 +414,7 @@ def document() -> dict[str, Any]:
                     },
                 },
                 "Card": card,
+                "Requirement": requirement,
                 "Facet": facet,
                 "SearchResult": {
                     "type": "object",
@@ -291,6 +436,8 @@ def document() -> dict[str, Any]:
                         "sort": {"type": "string", "enum": list(SORT_NAMES)},
                         "corrected_text": nullable_string,
                         "hits": {"type": "array", "items": {"$ref": "#/components/schemas/Card"}},
+                        "my_state": my_state,
+                        "near": near,
                         "facets": {
                             "type": "array",
                             "items": {"$ref": "#/components/schemas/Facet"},
@@ -347,6 +494,38 @@ def document() -> dict[str, Any]:
                                 "objectives": {"type": "array", "items": {"type": "string"}},
                                 "occurrences": {"type": "array", "items": {"type": "object"}},
                                 "registrations": {"type": "array", "items": {"type": "object"}},
+                                "my_state": nullable_string,
+                                "topics": {
+                                    "type": "array",
+                                    "items": {
+                                        "type": "object",
+                                        "required": ["code", "name", "definition"],
+                                        "properties": {
+                                            "code": {"type": "string"},
+                                            "name": {"type": "string"},
+                                            "definition": {"type": "string"},
+                                        },
+                                    },
+                                },
+                                "approvals": {
+                                    "type": "array",
+                                    "items": {
+                                        "type": "object",
+                                        "required": ["body", "name", "id"],
+                                        "properties": {
+                                            "body": {"type": "string"},
+                                            "name": {"type": "string"},
+                                            "id": {"type": "string"},
+                                        },
+                                    },
+                                },
+                                "not_approved": {
+                                    "type": "array",
+                                    "description": "`my_state`'s requirements that count only"
+                                    " approved courses, whose topic this activity is tagged"
+                                    " with but whose approval it does not hold",
+                                    "items": {"$ref": "#/components/schemas/Requirement"},
+                                },
                             },
                         },
                     ]
