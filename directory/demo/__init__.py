@@ -1,10 +1,17 @@
 """Seeded demo data: providers and activities that look like a real registry.
 
 Titles, descriptions and objectives come from real clinical topics for each board's practice
-areas (`data/demo_topics.json`); the mix of formats, statuses, fees, credits and dates is
+areas (`topics.json`); the mix of formats, statuses, fees, credits and dates is
 spread around `today`, with the awkward cases a directory must handle: drafts, ended and
 closed activities, providers on probation, incomplete or expired board registrations, REMS
 without an RPC id, repeated courses in several cities.
+
+Licensure-mandate topics show too: activities whose subject warrants it carry the topic tags
+(`mandate_topics` on a subject), and a small share are the courses states require by name
+(`mandate_courses`: "Child Abuse Recognition and Reporting for Pennsylvania Clinicians"), some
+approved by the body a state names and some not, so a rule that counts only approved courses
+has both kinds. In-person places are real towns the gazetteer locates, resort towns among them
+(`more_venues`), picked from fixed lists: nothing is geocoded while generating.
 
 The same (count, seed, today) always gives the same rows, so a bug seen in demo data can be
 reproduced. Rows are produced as plain dicts and inserted with executemany in chunks: a
@@ -64,6 +71,19 @@ ACCREDITATION = {
     "Accreditation": 70, "Accreditation with Commendation": 18, "Provisional Accreditation": 6,
     "Probation": 4, "Nonaccreditation": 2,
 }  # fmt: skip
+
+# State-required courses (`mandate_courses`) come in these formats, not as journal reading,
+# test-item writing, committee work... The shares below are drawn from the second generator
+# (`_Generator.extra`), so that the first one, and all the fields it gave, stay as they were
+# for a seed.
+MANDATE_COURSE_FORMATS = frozenset(
+    {"Course", "Enduring Material", "Regularly Scheduled Series", "Internet Live Course",
+     "Internet Enduring Material", "Other/Blended"}
+)  # fmt: skip
+MANDATE_COURSE_SHARE = 0.035  # of activities in those formats: a state-required course
+SUBJECT_TAGGED_SHARE = 0.45  # of activities whose subject warrants tags: providers who tag them
+RESORT_SHARE = 0.2  # of in-person courses: held in a resort town
+OCCURRENCE_RESORT_SHARE = 0.15  # of a repeated course's sessions: in a resort town
 
 DESCRIPTION_OPENERS = {
     True: [
@@ -168,6 +188,21 @@ class _Generator:
         self.title_patterns: list[str] = data["title_patterns"]
         self.angles: list[str] = data["angles"]
         self.venues: list[dict[str, str]] = data["venues"]
+        # Topic tags, approvals and the places added with them draw from their own generator:
+        # the first one's draws, and so every field they gave, stay what a seed gave before.
+        self.extra = random.Random(f"{seed}:mandates-and-places")
+        more: list[dict[str, Any]] = data["more_venues"]
+        self.resorts = [v for v in more if v["resort"]]
+        self.by_state: dict[str, list[dict[str, Any]]] = {}
+        for v in [*self.venues, *more]:
+            if v.get("country", "US") == "US" and v.get("state"):
+                self.by_state.setdefault(v["state"], []).append(v)
+        courses: list[dict[str, Any]] = data["mandate_courses"]
+        # For each home board, the courses it may carry, with their running weights.
+        self.courses: dict[str | None, tuple[list[dict[str, Any]], list[int]]] = {}
+        for home in HOME_BOARDS:
+            fitting = [c for c in courses if "boards" not in c or home in c["boards"]]
+            self.courses[home] = (fitting, list(accumulate(c["weight"] for c in fitting)))
         self.provider_rows = self._providers(data["providers"])
         leaves = sorted(
             p for p in ref.aba_outline if not any(q.startswith(p + " > ") for q in ref.aba_outline)
@@ -208,6 +243,41 @@ class _Generator:
         if not choices:
             return {"topic": area, "keywords": [], "objectives": [f"Update practice in {area}"]}
         return self.rng.choice(choices)
+
+    def _mandate_course(self, home: str | None, fmt: str) -> dict[str, Any] | None:
+        """A state-required course, for a small share of the activities in a format such
+        courses come in; None for the rest."""
+        if fmt not in MANDATE_COURSE_FORMATS or self.extra.random() >= MANDATE_COURSE_SHARE:
+            return None
+        fitting, cum_weights = self.courses[home]
+        return self.extra.choices(fitting, cum_weights=cum_weights)[0] if fitting else None
+
+    def _place(self, pool: list[dict[str, Any]], used: set[tuple[str, str]]) -> dict[str, Any]:
+        """A place from `pool` not in `used` while there is one (then `pool`'s again)."""
+        if all((v["city"], v.get("state", "")) in used for v in pool):
+            return self.extra.choice(pool)
+        place = self.extra.choice(pool)
+        while (place["city"], place.get("state", "")) in used:
+            place = self.extra.choice(pool)
+        return place
+
+    def _topic_tags(self, topic: dict[str, Any], course: dict[str, Any] | None) -> list[str]:
+        """The subject's mandated-topic tags. A required course always carries its own; a
+        subject that warrants tags gets them from about half of providers (a tag is the
+        provider's claim, and some never make it)."""
+        tags = list(topic.get("mandate_topics", ()))
+        if tags and course is None and self.extra.random() >= SUBJECT_TAGGED_SHARE:
+            return []
+        return tags
+
+    def _approvals(self, course: dict[str, Any] | None, year: int) -> list[dict[str, str]]:
+        """The approval a state-required course holds from the body the state names, for
+        most such courses: the others are tagged but not (or not yet) approved."""
+        approval = course.get("approval") if course else None
+        if approval is None or self.extra.random() >= approval["share"]:
+            return []
+        number = self.extra.randint(100, 9999)
+        return [{"body": approval["body"], "id": f"{approval['prefix']}-{year}-{number:04d}"}]
 
     def _title(self, topic: str) -> str:
         pattern = self.rng.choice(self.title_patterns)
@@ -267,6 +337,11 @@ class _Generator:
         areas = rng.sample(pool, k=min(len(pool), rng.choice([1, 1, 1, 1, 2, 2, 3])))
         topic = self._topic(areas[0])
         fmt = _pick(rng, FORMATS)
+        # A required course replaces the subject; it has as many objectives as every subject,
+        # so the first generator's draws below are the same either way.
+        course = self._mandate_course(home, fmt)
+        if course is not None:
+            topic = course
         live = self.ref.formats[fmt].live
         start, end = _dates(rng, fmt, self.today)
         provider = rng.choice(self.provider_rows)
@@ -279,7 +354,14 @@ class _Generator:
             delivery = _pick(rng, DELIVERY)
         venue = rng.choice(self.venues) if rng.random() < 0.6 else provider
         in_person = delivery in ("in person", "both")
+        state_course = course.get("state") if course else None
+        if in_person and state_course:
+            venue = self.extra.choice(self.by_state[state_course])  # given in its own state
+        elif in_person and fmt == "Course" and self.extra.random() < RESORT_SHARE:
+            venue = self.extra.choice(self.resorts)
         credits = _credits(rng, fmt, (end - start).days + 1)
+        if course is not None:
+            credits = course["credits"]  # the hours the state asks for
         objectives = rng.sample(
             topic["objectives"], k=min(len(topic["objectives"]), rng.randint(2, 3))
         )
@@ -323,7 +405,11 @@ class _Generator:
             completions_reported=rng.randint(5, 400) if end < self.today else 0,
             created_at=self.now - timedelta(days=rng.randint(30, 700)),
             updated_at=self.now - timedelta(days=rng.randint(0, 29)),
+            topics=self._topic_tags(topic, course),
+            approvals=self._approvals(course, start.year),
         )
+        if course is not None:
+            a["title"] = self.extra.choice(course["titles"])
         if a["providership"] == "joint":
             a["joint_provider"] = rng.choice(self.provider_rows)["name"]
         if status == "Draft" and rng.random() < 0.5:
@@ -347,12 +433,21 @@ class _Generator:
                     attested=rng.random() < 0.95,
                 )
             )
-        occurrences = []
+        occurrences: list[dict[str, Any]] = []
         if fmt == "Course" and in_person and (end - start).days >= 0 and rng.random() < 0.2:
-            # A course repeated in several cities: the activity spans all of its dates.
+            # A course repeated in several cities: the activity spans all of its dates, and is
+            # where its first session is.
             days = (end - start).days
+            used: set[tuple[str, str]] = set()
             for k in range(rng.randint(2, 4)):
                 place = rng.choice(self.venues)
+                if state_course:
+                    place = self._place(self.by_state[state_course], used)
+                elif (place["city"], place.get("state", "")) in used:
+                    place = self._place(self.venues, used)
+                elif self.extra.random() < OCCURRENCE_RESORT_SHARE:
+                    place = self._place(self.resorts, used)
+                used.add((place["city"], place.get("state", "")))
                 o_start = start + timedelta(days=35 * k)
                 occurrences.append(
                     dict(
@@ -366,9 +461,19 @@ class _Generator:
                     )
                 )
             a["end_date"] = occurrences[-1]["end_date"]
+            first = occurrences[0]
+            a["city"], a["state"], a["country"] = first["city"], first["state"], first["country"]
             for reg in moc:
                 if reg["claim_deadline"] is not None:
                     reg["claim_deadline"] = max(reg["claim_deadline"], a["end_date"])
+        if course is not None and fmt in ("Course", "Internet Live Course"):
+            # A required course of a few hours is given in a day (each session of it, too), a
+            # 12-hour one over two: set after the draws, which the longer dates fed.
+            length = timedelta(days=0 if course["credits"] <= 8 else 1)
+            for o in occurrences:
+                o["end_date"] = min(o["end_date"], o["start_date"] + length)
+            last = occurrences[-1]["end_date"] if occurrences else a["start_date"] + length
+            a["end_date"] = min(a["end_date"], last)
         return a, moc, rems, occurrences
 
 
