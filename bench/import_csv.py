@@ -47,7 +47,15 @@ def make_csv(path: Path, count: int) -> int:
                 if a["status"] not in ("Draft", "Active") or a["end_date"] < TODAY:
                     continue
                 kids = children.get(a["id"], {})
-                payload = {**a, "fee": None}
+                # What a demo row may not say: no topics, approvals or coordinates.
+                payload = {
+                    "topics": [],
+                    "approvals": [],
+                    "latitude": None,
+                    "longitude": None,
+                    **a,
+                    "fee": None,
+                }
                 payload["occurrences"] = kids.get("occurrences", [])
                 payload["moc"] = [
                     {k: v for k, v in m.items()} for m in kids.get("moc_registrations", [])

@@ -107,3 +107,10 @@ def occurrence(start: date, end: date, **overrides: Any) -> Occurrence:
     )
     values.update(overrides)
     return Occurrence(**values)
+
+
+def approval(body: str, **overrides: Any) -> dict[str, str]:
+    """A state approval as a provider records it: the approving body's code and its id."""
+    values: dict[str, str] = dict(body=body, id=f"{body}-2026-0042")
+    values.update(overrides)
+    return values

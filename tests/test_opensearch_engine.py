@@ -514,6 +514,61 @@ def test_sorting_by_a_board_no_document_has(demo, documents):
     assert dated == sorted(dated) and deadlines[: len(dated)] == dated
 
 
+def test_an_index_built_before_places_and_mandates_answers_until_rebuilt(
+    engines, documents, client
+):
+    """An index whose mapping has no `locations`, `topic` or `mandate` (built by an older
+    version, not yet rebuilt by `directory index`): a distance search finds nothing, sorted
+    by distance or not, and the mandate and topic facets count nothing; nothing fails. A
+    sync's upsert gives it the fields first, so the documents it writes are not refused."""
+    from dataclasses import replace
+
+    from directory.registry.places import Place, Point
+    from directory.registry.reference import reference
+    from directory.search import parse_request
+
+    engine: OpenSearchEngine = engines("before-places")
+    body = index_module.index_definition()
+    added = ("locations", "topic", "mandate", "approvals")
+    for name in added:
+        del body["mappings"]["properties"][name]
+    body["aliases"] = {engine.alias: {}}
+    client.indices.create(index=f"{engine.alias}-20260101t000000000000", body=body)
+    old = [{k: v for k, v in d.items() if k not in added} for d in documents[:50]]
+    for d in old:
+        d["occurrences"] = []
+    client.bulk(
+        body=[x for d in old for x in ({"index": {"_index": engine.alias, "_id": d["id"]}}, d)],
+        refresh=True,
+    )
+    assert engine.search(SearchRequest(), TODAY).total > 0
+    nearby = parse_request({"near": "Chicago, IL", "within": "500"})
+    for request in (nearby, replace(nearby, sort="distance")):
+        assert engine.search(request, TODAY).total == 0
+    anywhere = replace(nearby, near_place=Place("anywhere", Point(0.0, 0.0)), include_online=True)
+    online = engine.search(anywhere, TODAY)
+    assert online.total == sum(d["delivery"] in ("online", "both") for d in old) > 0
+    assert engine.search(SearchRequest(), TODAY).counts("mandate") == {}
+
+    placed = next(d for d in documents if d["locations"] and d["id"] not in {o["id"] for o in old})
+    assert engine.upsert([placed]) == {}
+    where = Place("there", Point(**placed["locations"][0]))
+    assert ids_of(engine.search(replace(nearby, near_place=where), TODAY)) == {placed["id"]}
+    # Written again, an old document is found by its places and counted by its mandates.
+    rule = next(iter(reference().mandates.values()))
+    again = dict(
+        next(d for d in documents[:50] if d["locations"]), topic=[rule.topics[0]], mandate=[rule.id]
+    )
+    assert engine.upsert([again]) == {}
+    where = Place("there", Point(**again["locations"][0]))
+    assert again["id"] in ids_of(engine.search(replace(nearby, near_place=where), TODAY))
+    assert engine.search(SearchRequest(), TODAY).counts("mandate") == {rule.id: 1}
+
+
+def ids_of(result: Any) -> set[int]:
+    return {h["id"] for h in result.hits}
+
+
 def test_the_last_page_of_the_result_window_is_cut_short(demo):
     # page 334 of 30 starts at 9,990: OpenSearch would refuse from + size = 10,020.
     result = demo.search(SearchRequest(page=334, per_page=30), TODAY)

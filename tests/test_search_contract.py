@@ -7,6 +7,7 @@ directly over the registry tables: a second, independent statement of the listin
 
 from __future__ import annotations
 
+import math
 import threading
 from datetime import timedelta
 
@@ -16,9 +17,10 @@ from sqlalchemy.orm import Session
 from werkzeug.datastructures import MultiDict
 
 from directory.demo import generate_into
+from directory.registry import places
 from directory.registry.db import make_engine, make_sessionmaker, upgrade
-from directory.registry.reference import reference
-from directory.search import FACETS, SearchRequest, parse_request
+from directory.registry.reference import FEDERAL, Mandate, reference
+from directory.search import FACETS, SearchRequest, SearchRequestError, parse_request
 from indexer.embedded import EmbeddedEngine
 from indexer.sync import full_reindex, iter_documents, registry_listed_ids
 from tests import factories as f
@@ -254,6 +256,74 @@ def special_activities():
     return made
 
 
+def approved_rule() -> Mandate:
+    """A mandate that counts only courses its approver approved (the first in the data)."""
+    return next(m for m in reference().mandates.values() if m.approved_only and m.approver)
+
+
+def other_approver(rule: Mandate) -> str:
+    """An approving body that is not the rule's own."""
+    return next(code for code in reference().approvers if code != rule.approver)
+
+
+def federal_rule() -> Mandate:
+    """A federal mandate (every physician's, whatever state) that counts any tagged course."""
+    return next(
+        m
+        for m in reference().mandates.values()
+        if m.jurisdiction == FEDERAL and not m.approved_only
+    )
+
+
+def mandate_activities():
+    """Tagged listings (ids 101-199), the rules they meet picked from the reference data: an
+    approved-only rule's topic with and without its approver's approval ("Okapi"), each topic
+    of a federal rule ("Narwhal"), and a spread of tags and approvals over many more."""
+    import random
+
+    ref = reference()
+    approved, federal = approved_rule(), federal_rule()
+    topic = approved.topics[0]
+    provider = f.provider(id=9002, name="Bayside Licensure Education")
+
+    def tagged(id, title, **fields):
+        return f.activity(
+            id=id, provider_activity_id=f"M{id}", provider=provider, title=title,
+            keywords=[], **fields,
+        )  # fmt: skip
+
+    made = [
+        tagged(101, "Okapi Approved", topics=[topic], approvals=[f.approval(approved.approver)]),
+        tagged(102, "Okapi Unapproved", topics=[topic]),
+        tagged(103, "Okapi Elsewhere", topics=[topic],
+               approvals=[f.approval(other_approver(approved))]),
+        # An approval without its id is not one.
+        tagged(104, "Okapi Unnumbered", topics=[topic],
+               approvals=[f.approval(approved.approver, id="")]),
+        # The approval alone, with no tag: a course on some other subject.
+        tagged(105, "Okapi Untagged", approvals=[f.approval(approved.approver)]),
+    ]  # fmt: skip
+    for n, code in enumerate(federal.topics):
+        made.append(tagged(110 + n, f"Narwhal {code}", topics=[code]))
+    others = [t for t in ref.topics if t not in federal.topics]
+    # A federal topic with another one, and a tag that is no topic (not counted).
+    made.append(tagged(130, "Narwhal Mixed", topics=[federal.topics[0], others[0], "no-such-tag"]))
+    rng = random.Random(5)
+    codes, bodies = list(ref.topics), list(ref.approvers)
+    for i in range(140, 200):
+        made.append(
+            tagged(
+                i,
+                f"Licensure Update {i}",
+                topics=rng.sample(codes, rng.randint(1, 3)),
+                approvals=[f.approval(b) for b in rng.sample(bodies, rng.randint(0, 2))],
+                delivery=rng.choice(["in person", "online", "both"]),
+                fee_cents=rng.choice([0, 5000]),
+            )
+        )
+    return made
+
+
 @pytest.fixture(scope="module")
 def registry(tmp_path_factory):
     url = f"sqlite:///{tmp_path_factory.mktemp('contract') / 'registry.sqlite3'}"
@@ -262,6 +332,7 @@ def registry(tmp_path_factory):
     generate_into(engine, count=CORPUS, seed=42, today=TODAY)
     with Session(engine) as session:
         session.add_all(special_activities())
+        session.add_all(mandate_activities())
         session.commit()
     yield engine
     engine.dispose()
@@ -301,8 +372,20 @@ def ids(result):
 # --- the registry, in SQL, independently of the indexer ---------------------------------------
 
 
+def _quoted(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
 def facet_value_sql() -> str:
     ref = reference()
+    topics = ", ".join(_quoted(t) for t in ref.topics)
+    # One row per (rule, topic): a tag of any of its topics meets it, with the approval of its
+    # approver where it counts only approved courses.
+    rules = ", ".join(
+        f"({_quoted(m.id)}, {_quoted(t)}, {int(m.approved_only)}, {_quoted(m.approver or '')})"
+        for m in ref.mandates.values()
+        for t in m.topics
+    )
     good = ", ".join(f"'{s}'" for s in sorted(ref.good_standing))
     abpmr = ref.boards["ABPMR"]
     pmr = ", ".join(
@@ -327,6 +410,15 @@ def facet_value_sql() -> str:
           AND m.claim_deadline >= :today
           AND (m.board <> 'ABA' OR json_array_length(m.content_areas) BETWEEN 1 AND 2)
     ),
+    rules(mandate, topic, approved_only, approver) AS (VALUES {rules}),
+    tags AS (
+        SELECT l.id, j.value AS topic FROM listed l, json_each(l.topics) j
+        WHERE j.value IN ({topics})
+    ),
+    approved AS (
+        SELECT l.id, json_extract(j.value, '$.body') AS body FROM listed l, json_each(l.approvals) j
+        WHERE coalesce(json_extract(j.value, '$.id'), '') <> ''
+    ),
     places AS (
         SELECT id, state, country FROM listed WHERE delivery <> 'online'
         UNION SELECT o.activity_id, o.state, o.country FROM occurrences o JOIN listed l ON l.id = o.activity_id
@@ -349,6 +441,10 @@ def facet_value_sql() -> str:
         UNION SELECT r.activity_id, 'rems', r.program FROM rems_registrations r JOIN listed l ON l.id = r.activity_id
           WHERE r.attested = 1 AND r.rpc_id IS NOT NULL AND trim(r.rpc_id) <> ''
         UNION SELECT id, 'provider', CAST(provider_id AS TEXT) FROM listed
+        UNION SELECT id, 'topic', topic FROM tags
+        UNION SELECT t.id, 'mandate', r.mandate FROM tags t JOIN rules r ON r.topic = t.topic
+          WHERE r.approved_only = 0
+             OR EXISTS (SELECT 1 FROM approved a WHERE a.id = t.id AND a.body = r.approver)
     )
     """
 
@@ -398,6 +494,10 @@ SELECTIONS = [
     {"delivery": ["in person"], "state": ["CA", "NY", "TX"], "fee": ["paid"]},
     {"delivery": ["online", "both"], "board": ["ABIM"], "format": ["Course"]},
     {"delivery": ["in person", "both"], "country": ["US", "CA"]},
+    {"mandate": [federal_rule().id]},
+    {"mandate": [approved_rule().id, federal_rule().id], "fee": ["free"]},
+    {"topic": list(federal_rule().topics), "delivery": ["online", "both"]},
+    {"topic": [approved_rule().topics[0]], "mandate": [approved_rule().id]},
 ]
 
 
@@ -731,6 +831,117 @@ def test_typeahead_suggests_titles_areas_and_providers(search_engine):
     assert all("cardio" in s.text.lower() for s in search_engine.suggest("cardio", limit=20))
 
 
+# --- state requirements: topic tags and the mandates they meet --------------------------------
+
+
+def listed_topics(sessions) -> dict[int, set[str]]:
+    """Each listed activity's topic tags, as the registry holds them (unknown tags too)."""
+    from directory.registry.models import Activity
+
+    listed = registry_listed_ids(sessions, TODAY)
+    with sessions() as session:
+        rows = session.query(Activity.id, Activity.topics).filter(Activity.id.in_(listed))
+        return {i: set(topics or []) for i, topics in rows}
+
+
+def test_the_mandate_and_topic_facets_count_every_rule_met(search_engine):
+    everything = search(search_engine)
+    mandates, topics = everything.counts("mandate"), everything.counts("topic")
+    assert mandates and topics
+    # Every rule met is counted, whatever state a physician says they are licensed in.
+    assert search(search_engine, my_state="TX").counts("mandate") == mandates
+    assert {m.jurisdiction for m in map(reference().mandates.get, mandates)} > {FEDERAL}
+    assert set(mandates) <= set(reference().mandates) and set(topics) <= set(reference().topics)
+    rule = reference().mandates[next(iter(mandates))]
+    [value] = [v for v in everything.facet("mandate").values if v.value == rule.id]
+    assert value.label == f"{rule.jurisdiction}: {rule.name}"
+
+
+def test_a_mandate_keeps_exactly_the_activities_tagged_with_one_of_its_topics(
+    search_engine, sessions
+):
+    rule = federal_rule()
+    expected = {i for i, tags in listed_topics(sessions).items() if tags & set(rule.topics)}
+    assert len(expected) > len(rule.topics)
+    result = search(search_engine, mandate=rule.id, per_page=100)
+    assert result.total == len(expected) and ids(result) == expected
+    assert all(rule.id in h["mandate"] for h in result.hits)
+    # Disjunctive: its own facet still counts the other rules the activities meet.
+    assert result.counts("mandate") == search(search_engine).counts("mandate")
+
+
+def test_an_approved_only_mandate_needs_its_approvers_approval(search_engine):
+    rule = approved_rule()
+    okapi = search(search_engine, q="okapi")
+    assert ids(okapi) == {101, 102, 103, 104, 105}
+    # Tagged and approved by the rule's approver: met. Tagged without that approval (none,
+    # another body's, one without its id), or approved without the tag: not met.
+    assert ids(search(search_engine, q="okapi", mandate=rule.id)) == {101}
+    assert okapi.counts("mandate")[rule.id] == 1
+    by_id = {h["id"]: h for h in okapi.hits}
+    assert rule.id in by_id[101]["mandate"]
+    assert all(rule.id not in by_id[i]["mandate"] for i in (102, 103, 104, 105))
+    # The rules of the same topic that count any course are met by every tagged one.
+    any_course = [
+        m.id
+        for m in reference().mandates.values()
+        if not m.approved_only and rule.topics[0] in m.topics
+    ]
+    for other in any_course:
+        assert ids(search(search_engine, q="okapi", mandate=other)) == {101, 102, 103, 104}
+
+
+def test_the_topic_facet_counts_the_tags_that_are_topics(search_engine, sessions):
+    narwhal = search(search_engine, q="narwhal", per_page=100)
+    tags = listed_topics(sessions)
+    known = set(reference().topics)
+    expected: dict[str, int] = {}
+    for i in ids(narwhal):
+        for tag in tags[i] & known:
+            expected[tag] = expected.get(tag, 0) + 1
+    assert narwhal.counts("topic") == expected and "no-such-tag" not in expected
+    topic = federal_rule().topics[0]
+    chosen = search(search_engine, q="narwhal", topic=topic, per_page=100)
+    assert chosen.total == expected[topic] and all(topic in h["topic"] for h in chosen.hits)
+    [value] = [v for v in chosen.facet("topic").values if v.value == topic]
+    assert value.selected and value.label == reference().topics[topic].name
+
+
+@pytest.mark.parametrize(
+    ("args", "parameter"),
+    [
+        ({"topic": "not-a-topic"}, "topic"),
+        ({"mandate": "ZZ-nothing"}, "mandate"),
+        ({"my_state": "Atlantis"}, "my_state"),
+        ({"near": "Qqqzzyx, NE"}, "near"),
+        ({"near": "Qqqzzyxville"}, "near"),
+        ({"near": "00000"}, "near"),
+        ({"near": "Omaha, NE", "within": "0"}, "within"),
+        ({"near": "Omaha, NE", "within": "501"}, "within"),
+        ({"near": "Omaha, NE", "within": "801", "unit": "km"}, "within"),
+        ({"near": "Omaha, NE", "within": "ten"}, "within"),
+        ({"near": "Omaha, NE", "unit": "furlongs"}, "unit"),
+        ({"within": "25"}, "within"),
+        ({"include_online": "yes"}, "include_online"),
+        ({"near": "Omaha, NE", "include_online": "perhaps"}, "include_online"),
+        ({"sort": "distance"}, "sort"),
+    ],
+    ids=str,
+)
+def test_a_bad_state_topic_or_place_is_refused_naming_the_parameter(args, parameter):
+    with pytest.raises(SearchRequestError) as refused:
+        parse_request(args)
+    assert parameter in refused.value.problems
+    assert len(refused.value.problems[parameter]) > 10  # says what to write instead
+
+
+def test_within_is_inclusive_at_its_limits_in_either_unit():
+    for within, unit, km in (("1", "mi", 1.609344), ("500", "mi", 804.672), ("800", "km", 800)):
+        request = parse_request({"near": "Omaha, NE", "within": within, "unit": unit})
+        assert request.radius_km == pytest.approx(km)
+    assert parse_request({"near": "Omaha, NE"}).radius_km == pytest.approx(50 * 1.609344)
+
+
 # --- reindex and sync under stress ------------------------------------------------------------
 
 
@@ -922,6 +1133,315 @@ def test_the_generation_changes_with_every_write_and_only_then(fresh_engine, sma
     assert fresh_engine.generation() not in (built, upserted, deleted)
 
 
+# --- distance: near a place, within a radius ---------------------------------------------------
+#
+# A registry of its own, every place at a known distance from Omaha: provider coordinates
+# computed from a bearing and a distance (`destination`), so each case sits 1 km inside or
+# outside its radius.
+
+NEAR = "Omaha, NE"
+MILES_50 = 50 * places.KM_PER_MILE
+
+
+def destination(origin: places.Point, bearing: float, km: float) -> places.Point:
+    """The point `km` from `origin` along the great circle leaving it at `bearing` degrees
+    (from north, clockwise), on the sphere distances are measured on."""
+    d = km / places.EARTH_RADIUS_KM
+    lat1, lon1, theta = map(math.radians, (origin.lat, origin.lon, bearing))
+    lat2 = math.asin(math.sin(lat1) * math.cos(d) + math.cos(lat1) * math.sin(d) * math.cos(theta))
+    lon2 = lon1 + math.atan2(
+        math.sin(theta) * math.sin(d) * math.cos(lat1),
+        math.cos(d) - math.sin(lat1) * math.sin(lat2),
+    )
+    return places.Point(math.degrees(lat2), (math.degrees(lon2) + 540) % 360 - 180)
+
+
+def test_destination_is_at_the_distance_asked():
+    origin = places.resolve(NEAR).point
+    for bearing, km in ((0, 10), (95, MILES_50 + 1), (250, 799)):
+        assert places.distance_km(origin, destination(origin, bearing, km)) == pytest.approx(km)
+
+
+# id: (bearing, km from Omaha) of activities held there (in person unless said).
+PLACED = {
+    1: (10, MILES_50 - 1),
+    2: (100, MILES_50 + 1),
+    3: (200, 99),
+    4: (300, 101),
+    5: (45, 160),  # inside 100 miles (160.93 km)
+    6: (135, 162),  # outside it
+    9: (250, 30),  # in person and online
+}
+MULTI_CITY = 7  # Chicago, Denver and Toronto; no place of its own
+ONLINE_LATER, ONLINE_SOONER = 8, 11
+FAR_HYBRID = 10  # in person (Anchorage) and online
+TWO_SESSIONS = 12  # sessions 150 km and 20 km away
+SAME_PLACE_SOONER = 13  # where 1 is, sooner
+DATE_LINE, POLE = 14, 15
+
+
+def place_activities():
+    origin = places.resolve(NEAR).point
+    provider = f.provider(id=9003, name="Prairie Continuing Education")
+    mate = federal_rule().topics[0]
+
+    def held(id, days=30, **fields):
+        fields.setdefault("city", "Omaha")
+        fields.setdefault("state", "NE")
+        return f.activity(
+            id=id, provider_activity_id=f"P{id}", provider=provider, title=f"Pelican Course {id}",
+            keywords=[], start_date=TODAY + days * DAY, end_date=TODAY + (days + 25) * DAY,
+            **fields,
+        )  # fmt: skip
+
+    def at(bearing, km):
+        point = destination(origin, bearing, km)
+        return {"latitude": point.lat, "longitude": point.lon}
+
+    def session(days, **fields):
+        return f.occurrence(TODAY + days * DAY, TODAY + (days + 1) * DAY, **fields)
+
+    made = []
+    for id, (bearing, km) in PLACED.items():
+        delivery = "both" if id == 9 else "in person"
+        topics = [mate] if id in (1, 4, 9) else []
+        made.append(held(id, delivery=delivery, topics=topics, **at(bearing, km)))
+    made += [
+        held(
+            MULTI_CITY, city=None, state=None, country=None,
+            occurrences=[
+                session(30, city="Chicago", state="IL", country="US"),
+                session(40, city="Denver", state="CO", country="US"),
+                session(50, city="Toronto", state="ON", country="CA"),
+            ],
+        ),
+        held(ONLINE_LATER, days=60, delivery="online", city=None, state=None, country=None),
+        held(ONLINE_SOONER, days=10, delivery="online", city=None, state=None, country=None),
+        held(FAR_HYBRID, delivery="both", city="Anchorage", state="AK"),
+        held(
+            TWO_SESSIONS, city=None, state=None, country=None,
+            occurrences=[
+                session(30, city="Omaha", state="NE", country="US", **at(80, 150)),
+                session(40, city="Omaha", state="NE", country="US", **at(170, 20)),
+            ],
+        ),
+        held(SAME_PLACE_SOONER, days=5, **at(*PLACED[1])),
+        held(DATE_LINE, city="Anadyr", state=None, country="RU", latitude=60.0, longitude=179.95),
+        held(POLE, city="Alert", state="NU", country="CA", latitude=89.6, longitude=170.0),
+    ]  # fmt: skip
+    return made
+
+
+@pytest.fixture(scope="module")
+def places_sessions(tmp_path_factory):
+    url = f"sqlite:///{tmp_path_factory.mktemp('places') / 'registry.sqlite3'}"
+    upgrade(url)
+    engine = make_engine(url)
+    with Session(engine) as session:
+        session.add_all(place_activities())
+        session.commit()
+    yield make_sessionmaker(engine)
+    engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def places_indexes(places_sessions, tmp_path_factory):
+    """Each engine's index of the places registry, built once when first asked for."""
+    made, cleanups = {}, []
+
+    def index(kind):
+        if kind not in made:
+            engine, cleanup = make_engine_for(kind, tmp_path_factory)
+            cleanups.append(cleanup)
+            full_reindex(places_sessions, engine, f"places-{kind}", TODAY)
+            made[kind] = engine
+        return made[kind]
+
+    yield index
+    for cleanup in cleanups:
+        cleanup()
+
+
+@pytest.fixture(params=["embedded", "opensearch"])
+def places_engine(request, places_indexes):
+    return places_indexes(request.param)
+
+
+def near(engine, where=NEAR, **args):
+    return engine.search(parse_request({"near": where, **args}), TODAY)
+
+
+def hit_order(result):
+    return [h["id"] for h in result.hits]
+
+
+def test_every_place_is_listed(places_engine, places_sessions):
+    assert places_engine.ids() == registry_listed_ids(places_sessions, TODAY) == set(range(1, 16))
+
+
+@pytest.mark.parametrize(
+    ("within", "unit"), [(None, None), ("100", "km"), ("100", None), ("98", "km"), ("161", "km")]
+)
+def test_a_place_is_found_inside_the_radius_and_not_one_km_outside(places_engine, within, unit):
+    args = {k: v for k, v in (("within", within), ("unit", unit)) if v}
+    radius = float(within) * (1 if unit == "km" else places.KM_PER_MILE) if within else MILES_50
+    expected = {i for i, (_, km) in PLACED.items() if km <= radius}
+    if radius >= MILES_50 - 1:
+        expected.add(SAME_PLACE_SOONER)  # where 1 is
+    if radius >= 20:
+        expected.add(TWO_SESSIONS)  # its nearer session
+    result = near(places_engine, **args)
+    assert ids(result) == expected and result.total == len(expected)
+    assert len({1, 2, 3, 4, 5, 6} & expected) < 6  # some inside, some outside
+
+
+def test_kilometres_and_miles_are_different_radii(places_engine):
+    km = ids(near(places_engine, within="100", unit="km"))
+    mi = ids(near(places_engine, within="100"))
+    assert 3 in km and 4 not in km  # 99 km and 101 km
+    assert {3, 4, 5} <= mi and 6 not in mi  # 160 km is inside 100 mi, 162 km is not
+
+
+@pytest.mark.parametrize("city", ["Chicago, IL", "Denver, CO", "Toronto, ON"])
+def test_a_multi_city_course_is_found_near_each_of_its_cities(places_engine, city):
+    assert MULTI_CITY in ids(near(places_engine, city))
+    [hit] = [h for h in near(places_engine, city).hits if h["id"] == MULTI_CITY]
+    assert hit["city"] is None and len(hit["locations"]) == 3
+
+
+def test_a_multi_city_course_is_not_found_near_somewhere_else(places_engine):
+    assert MULTI_CITY not in ids(near(places_engine, within="300"))  # Omaha: Chicago is 430 mi
+    assert MULTI_CITY not in ids(near(places_engine, "Dallas, TX", within="500"))
+
+
+def test_sorted_by_distance_the_nearest_session_counts_then_soonest(places_engine):
+    # 12's nearer session is 20 km away, 9 is 30 km; 13 and 1 share a place, 13 sooner.
+    result = near(places_engine, sort="distance")
+    assert hit_order(result) == [TWO_SESSIONS, 9, SAME_PLACE_SOONER, 1]
+
+
+def test_online_ones_are_kept_with_include_online_and_sorted_last(places_engine):
+    without = near(places_engine, sort="distance")
+    assert not {ONLINE_LATER, ONLINE_SOONER, FAR_HYBRID} & ids(without)
+    result = near(places_engine, sort="distance", include_online="yes")
+    # What can be attended from home is kept wherever it is: a far place (Anchorage) sorts by
+    # its distance, after every nearby one; online only, with no place, last, soonest first.
+    assert hit_order(result) == [
+        *hit_order(without),
+        FAR_HYBRID,
+        ONLINE_SOONER,
+        ONLINE_LATER,
+    ]
+    pages = [
+        hit_order(near(places_engine, sort="distance", include_online="yes", per_page="3", page=p))
+        for p in ("1", "2", "3")
+    ]
+    assert [i for page in pages for i in page] == hit_order(result)
+
+
+def test_a_near_search_filters_every_facets_counts(places_engine):
+    nearby = near(places_engine)
+    assert nearby.counts("delivery") == {"in person": 3, "both": 1}
+    assert nearby.counts("state") == {"NE": 4}
+    mate = federal_rule().id
+    # 1, 4 and 9 are tagged; 4 is 101 km away.
+    assert nearby.counts("mandate")[mate] == 2
+    assert near(places_engine, within="200", unit="km").counts("mandate")[mate] == 3
+    online = near(places_engine, include_online="yes")
+    assert online.counts("delivery") == {"in person": 3, "both": 2, "online": 2}
+    # A facet chosen under a near filter is still disjunctive.
+    chosen = near(places_engine, include_online="yes", delivery="online")
+    assert ids(chosen) == {ONLINE_LATER, ONLINE_SOONER}
+    assert chosen.counts("delivery") == online.counts("delivery")
+
+
+def test_a_radius_across_the_date_line_or_a_pole_finds_what_is_inside(places_engine):
+    from dataclasses import replace
+
+    def around(lat, lon, km):
+        request = parse_request({"near": NEAR, "within": str(km), "unit": "km"})
+        place = places.Place("there", places.Point(lat, lon))
+        return ids(places_engine.search(replace(request, near_place=place), TODAY))
+
+    # 0.1 degree of longitude apart at 60 N, either side of 180: 5.6 km.
+    assert around(60.0, -179.95, 10) == {DATE_LINE}
+    assert around(60.0, -179.95, 5) == set()
+    # Over the pole: 0.5 + 0.4 degrees of latitude, 100 km.
+    assert around(89.5, -10.0, 110) == {POLE}
+    assert around(89.5, -10.0, 90) == set()
+
+
+DISTANCE_REQUESTS = [
+    {},
+    {"sort": "distance", "include_online": "yes"},
+    {"within": "500", "sort": "distance", "per_page": "4", "page": "2"},
+    {"within": "800", "unit": "km", "sort": "distance", "include_online": "yes"},
+    {"where": "Chicago, IL", "within": "500", "sort": "distance"},
+    {"where": "Toronto, ON", "include_online": "yes", "delivery": "online"},
+    {"within": "200", "unit": "km", "mandate": "FEDERAL", "sort": "soonest"},
+]
+
+
+def test_both_engines_answer_a_distance_search_alike(places_indexes):
+    embedded, opensearch = places_indexes("embedded"), places_indexes("opensearch")
+    for args in DISTANCE_REQUESTS:
+        args = {k: federal_rule().id if v == "FEDERAL" else v for k, v in args.items()}
+        one, other = near(embedded, **args), near(opensearch, **args)
+        assert one.total == other.total > 0, args
+        assert hit_order(one) == hit_order(other), args
+        assert one.facets == other.facets, args
+
+
+def test_an_embedded_distance_search_reads_the_tree_not_every_point(places_indexes):
+    import sqlite3
+
+    from indexer.embedded import geo
+
+    engine = places_indexes("embedded")
+    conn = sqlite3.connect(engine.path)
+    try:
+        box = geo.boxes(places.resolve(NEAR).point, MILES_50)[0]
+        plan = " ".join(
+            row[-1]
+            for row in conn.execute(
+                "EXPLAIN QUERY PLAN SELECT p.doc_id, p.lat, p.lon FROM geo g"
+                " JOIN points p ON p.id = g.id WHERE g.max_lat >= ? AND g.min_lat <= ?"
+                " AND g.max_lon >= ? AND g.min_lon <= ?",
+                box,
+            )
+        )
+    finally:
+        conn.close()
+    # The R*Tree answers the four bounds (constraints on all four columns), then each point
+    # is read by its id.
+    assert "VIRTUAL TABLE INDEX" in plan and "B0" in plan and "D1" in plan, plan
+    assert "INTEGER PRIMARY KEY" in plan, plan
+
+
+def test_embedded_points_follow_upserts_and_deletes(places_sessions, tmp_path):
+    import sqlite3
+
+    engine = EmbeddedEngine(tmp_path / "search.sqlite3")
+    full_reindex(places_sessions, engine, "points", TODAY)
+    [one] = engine.documents([1]).values()
+    far = {"lat": 10.0, "lon": 10.0}
+    engine.upsert([dict(one, locations=[far])])
+    assert 1 not in ids(near(engine))
+    engine.upsert([one])
+    assert 1 in ids(near(engine))
+    engine.delete([1, SAME_PLACE_SOONER])
+    assert ids(near(engine)) == {9, TWO_SESSIONS}
+    # A location that is not a point on the Earth is refused with its document.
+    refused = engine.upsert([dict(one, locations=[{"lat": 91.0, "lon": 0.0}])])
+    assert set(refused) == {1} and 1 not in engine.ids()
+    conn = sqlite3.connect(engine.path)
+    held = conn.execute("SELECT count(*) FROM points").fetchone()[0]
+    in_tree = conn.execute("SELECT count(*) FROM geo").fetchone()[0]
+    docs = engine.documents(sorted(engine.ids())).values()
+    conn.close()
+    assert held == in_tree == sum(len(d["locations"]) for d in docs)
+
+
 # --- an embedded index file an older version wrote ----------------------------------------------
 #
 # Before delivery was one value, the embedded file held "both" as ["in person", "online"], had
@@ -931,7 +1451,8 @@ def test_the_generation_changes_with_every_write_and_only_then(fresh_engine, sma
 
 def _written_before_delivery_was_one_value(path):
     """Rewrite an index file as the first version wrote it: no score tables (version 3), facet
-    counts from (facet, value, doc) rows instead of bitmaps (version 4), and "both" as a list."""
+    counts from (facet, value, doc) rows instead of bitmaps (version 4), no points (version
+    5), and "both" as a list."""
     import json
     import sqlite3
 
@@ -943,7 +1464,7 @@ def _written_before_delivery_was_one_value(path):
     conn.execute("BEGIN")
     for table, _ in store.SCORE_TABLES:
         conn.execute(f"DROP TABLE {table}")
-    for table in ("bitmaps", "meta"):
+    for table in ("bitmaps", "meta", "geo", "points"):
         conn.execute(f"DROP TABLE {table}")
     for index in ("soonest", "credits", "points", "deadline", "newest"):
         conn.execute(f"DROP INDEX docs_{index}")
@@ -1008,6 +1529,71 @@ def test_an_embedded_index_from_before_is_upgraded_in_place_not_misread(tmp_path
     # Writes after the upgrade keep the file consistent.
     engine.upsert([dict(_delivery_documents()[0], delivery="online")])
     assert search(engine).counts("delivery") == {"both": 1, "online": 3}
+
+
+def _written_by_version_4(path, bodies_have_places):
+    """Rewrite an index file as version 4 wrote it: no points or R*Tree, no bitmaps of the
+    mandate and topic facets, and (as its documents were rendered then) bodies with no
+    locations, topics or mandates, unless `bodies_have_places`."""
+    import json
+    import sqlite3
+
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("BEGIN")
+    conn.execute("DROP TABLE geo")
+    conn.execute("DROP TABLE points")
+    conn.execute("DELETE FROM bitmaps WHERE name IN ('mandate', 'topic')")
+    if not bodies_have_places:
+        for doc_id, body in conn.execute("SELECT id, body FROM docs").fetchall():
+            doc = json.loads(body)
+            for name in ("locations", "topic", "approvals", "mandate"):
+                del doc[name]
+            for session in doc["occurrences"]:
+                del session["lat"], session["lon"]
+            conn.execute("UPDATE docs SET body = ? WHERE id = ?", (json.dumps(doc), doc_id))
+    conn.execute("COMMIT")
+    conn.execute("PRAGMA user_version = 4")
+    conn.close()
+
+
+def test_an_embedded_index_of_version_4_gains_its_points_and_mandates(places_sessions, tmp_path):
+    import sqlite3
+
+    from indexer.embedded import store
+
+    fresh = EmbeddedEngine(tmp_path / "fresh.sqlite3")
+    full_reindex(places_sessions, fresh, "fresh", TODAY)
+    path = tmp_path / "search.sqlite3"
+    full_reindex(places_sessions, EmbeddedEngine(path), "v4", TODAY)
+    _written_by_version_4(path, bodies_have_places=True)
+
+    engine = EmbeddedEngine(path)
+    for args in ({}, {"sort": "distance", "include_online": "yes"}, {"within": "200"}):
+        upgraded, expected = near(engine, **args), near(fresh, **args)
+        assert upgraded.total == expected.total > 0
+        assert hit_order(upgraded) == hit_order(expected)
+        assert upgraded.facets == expected.facets  # the mandate and topic counts too
+    conn = sqlite3.connect(path)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == store.VERSION
+    conn.close()
+
+
+def test_an_embedded_index_of_version_4_is_read_until_rendered_again(places_sessions, tmp_path):
+    path = tmp_path / "search.sqlite3"
+    full_reindex(places_sessions, EmbeddedEngine(path), "v4", TODAY)
+    _written_by_version_4(path, bodies_have_places=False)
+
+    engine = EmbeddedEngine(path)
+    # Documents of version 4 say nowhere they are held: found by everything but distance.
+    assert search(engine).total == 15 and search(engine).counts("mandate") == {}
+    assert near(engine).total == 0
+    # They read as this version's documents do, saying nothing of what they did not hold.
+    multi_city = engine.documents([MULTI_CITY])[MULTI_CITY]
+    assert (multi_city["locations"], multi_city["mandate"], multi_city["topic"]) == ([], [], [])
+    assert [(o["lat"], o["lon"]) for o in multi_city["occurrences"]] == [(None, None)] * 3
+    full_reindex(places_sessions, engine, "v4", TODAY)  # `directory index`
+    assert ids(near(engine)) == {1, 9, TWO_SESSIONS, SAME_PLACE_SOONER}
+    assert search(engine).counts("mandate")
 
 
 def test_an_embedded_index_from_a_newer_version_is_refused_until_rebuilt(tmp_path):

@@ -17,6 +17,11 @@ claim window) intersected, each facet's selected values united, and a facet valu
 the cardinality of its bitmap's intersection with the matching set. The facets nobody
 selected are counted over the full selection; a selected facet over every other selection
 (disjunctive counts, as `directory.search` describes).
+
+Distance: the documents with a point within the radius come from the R*Tree of
+`indexer.embedded.geo`, as a bitmap intersected with the filters (united, with
+include_online, with the delivery bitmaps of what can be attended from home); sorted by
+distance, those with a point come nearest first, then the others as soonest orders them.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ import heapq
 import json
 import sqlite3
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from typing import Any
 
@@ -33,12 +38,14 @@ from pyroaring import BitMap
 
 from directory.search import (
     FACETS,
+    ONLINE_DELIVERY,
     FacetResult,
     FacetValue,
     SearchRequest,
     SearchResult,
     facet_label,
 )
+from indexer.embedded import geo
 from indexer.embedded.bitmaps import (
     ANY_DEADLINE,
     CREDITS,
@@ -107,6 +114,13 @@ def search(
     """One page of `request` and every facet, the text already made MATCH expressions, in the
     caller's read transaction; `snapshot` holds the bitmaps of the generation it reads."""
     base = _filters(snapshot, request, today)
+    close = None
+    if request.origin is not None and request.radius_km is not None:
+        close = geo.near(conn, request.origin, request.radius_km)
+        where = close.documents
+        if request.include_online:
+            where = where | snapshot.any_of("delivery", ONLINE_DELIVERY)
+        base &= where
     hits = None
     if text:
         hits = _text_hits(conn, text, snapshot.documents)
@@ -135,10 +149,15 @@ def search(
         facets.append(_facet_result(conn, facet.name, facet.label, rows, request))
 
     boards = request.selected("board")
-    if hits is not None and request.effective_sort == "relevance":
-        ids = _by_relevance(conn, matching, hits, request.offset + request.per_page)
+    end = request.offset + request.per_page
+    if request.offset >= len(matching):
+        ids = []  # past the last page
+    elif hits is not None and request.effective_sort == "relevance":
+        ids = _by_relevance(conn, matching, hits, end)
+    elif close is not None and request.effective_sort == "distance":
+        ids = _by_distance(conn, matching, close, snapshot.documents, request, end)
     else:
-        ids = _in_order(conn, matching, snapshot.documents, request, boards)
+        ids = _in_order(conn, matching, snapshot.documents, request, boards, end)
     return SearchResult(request, len(matching), _bodies(conn, ids[request.offset :]), tuple(facets))
 
 
@@ -178,17 +197,65 @@ def walks(matches: int, end: int, documents: int) -> bool:
     return matches > LOOKUP_MATCHES and matches**2 > end * documents
 
 
+def _by_distance(
+    conn: sqlite3.Connection,
+    matching: BitMap,
+    close: geo.Near,
+    documents: int,
+    request: SearchRequest,
+    end: int,
+) -> list[int]:
+    """The ids of `matching` by the distance to their nearest point, then soonest, then id, up
+    to `end`. Those with a point within the radius come first (nearer than any other); then,
+    kept by include_online, those whose points are all farther (looked up only when the page
+    reaches them); then those with no point at all, as the soonest sort orders them."""
+    located = matching & close.documents
+    ranked = _nearest_first(conn, close.nearest, located, end)
+    rest = matching - located
+    if len(ranked) >= end or not rest:
+        return ranked
+    assert request.origin is not None
+    far = geo.nearest_km(conn, request.origin, rest)
+    ranked += _nearest_first(conn, far, BitMap(far), end - len(ranked))
+    if len(ranked) >= end:
+        return ranked
+    nowhere = rest - BitMap(far)
+    soonest = replace(request, sort="soonest")
+    return ranked + _in_order(conn, nowhere, documents, soonest, (), end - len(ranked))
+
+
+def _nearest_first(
+    conn: sqlite3.Connection, distances: dict[int, float], ids: BitMap, end: int
+) -> list[int]:
+    """`ids` by distance, then soonest, then id, up to `end`. Many share a distance (the
+    documents held in one city share its point), so the soonest start is looked up for the
+    page's documents and those tied with its last."""
+    if not ids or end <= 0:
+        return []
+    by_distance = sorted(ids, key=distances.__getitem__)
+    cut = distances[by_distance[min(end, len(by_distance)) - 1]]
+    wanted = [i for i in by_distance if distances[i] <= cut]
+    soonest = {
+        doc_id: (next_start is None, next_start or "")
+        for doc_id, next_start in conn.execute(
+            "SELECT id, next_start FROM docs WHERE id IN (SELECT value FROM json_each(?))",
+            (json.dumps(wanted),),
+        )
+    }
+    return sorted(wanted, key=lambda i: (distances[i], soonest[i], i))[:end]
+
+
 def _in_order(
     conn: sqlite3.Connection,
     matching: BitMap,
     documents: int,
     request: SearchRequest,
     boards: tuple[str, ...],
+    end: int,
 ) -> list[int]:
     """The ids of `matching` (of `documents` in the index) in the request's order (not by
-    relevance), up to the end of the requested page."""
-    end = request.offset + request.per_page
-    if not matching or request.offset >= len(matching):
+    relevance), up to `end`, the end of the requested page."""
+    if not matching or end <= 0:
         return []
     rows: Iterable[int]
     if walks(len(matching), end, documents):

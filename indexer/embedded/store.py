@@ -11,6 +11,9 @@ Layout of the index file:
   every write;
 - labels: the name of each provider id, for the provider facet;
 - deadlines: (doc_id, board, points, deadline) for per-board sorts and the claim window;
+- points and geo: every point of each document's `locations` (points: id, doc_id, lat, lon,
+  by doc_id) and an R*Tree over them (geo, SQLite's rtree module, same id): what a distance
+  search finds its candidates in (`indexer.embedded.geo`);
 - words: the unstemmed words of titles, keywords, practice areas, boards and providers, for
   typo correction;
 - suggestions: whole titles, practice areas and providers, for typeahead.
@@ -30,7 +33,7 @@ import contextlib
 import json
 import os
 import sqlite3
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -83,7 +86,7 @@ SUGGESTION_FIELDS = (
 # The version of the layout below and of the documents in it (`indexer.document`). Bump it
 # with any change to SCHEMA, to what `insert` derives from a document, or to the documents'
 # shape, and add the step that brings a file of the previous version up to it to MIGRATIONS.
-VERSION = 4
+VERSION = 5
 
 
 def fts_text(text: str) -> str:
@@ -130,6 +133,78 @@ def _bitmaps(conn: sqlite3.Connection) -> None:
     conn.execute("DROP TABLE facets")
 
 
+def _points(docs: Sequence[Mapping[str, Any]]) -> list[tuple[int, float, float]]:
+    """(doc id, lat, lon) of every point of the documents' `locations`. Raises ValueError for
+    one that is not a point on the Earth (the document is then refused, as OpenSearch's
+    geo_point refuses it)."""
+    found = []
+    for d in docs:
+        for point in d.get("locations") or ():
+            lat, lon = point["lat"], point["lon"]
+            if isinstance(lat, bool) or isinstance(lon, bool):
+                raise ValueError(f"a location is not a pair of numbers: {point!r}")
+            lat, lon = float(lat), float(lon)
+            if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+                raise ValueError(f"a location is off the Earth: {lat}, {lon}")
+            found.append((d["id"], lat, lon))
+    return found
+
+
+def _insert_points(conn: sqlite3.Connection, points: list[tuple[int, float, float]]) -> None:
+    """The points, and their R*Tree entries (degenerate boxes: one point each) under the same
+    ids, numbered on from the highest id in use."""
+    if not points:
+        return
+    (last,) = conn.execute("SELECT coalesce(max(id), 0) FROM points").fetchone()
+    rows = [(last + i, doc_id, lat, lon) for i, (doc_id, lat, lon) in enumerate(points, 1)]
+    conn.executemany("INSERT INTO points VALUES (?, ?, ?, ?)", rows)
+    conn.executemany(
+        "INSERT INTO geo VALUES (?, ?, ?, ?, ?)",
+        [(i, lat, lat, lon, lon) for i, _, lat, lon in rows],
+    )
+
+
+# What version 5's documents added (`indexer.document`), as a document that says nothing of
+# it holds it: the shape every reader of a hit may count on.
+_ADDED_IN_5: Mapping[str, Any] = {"locations": [], "topic": [], "approvals": [], "mandate": []}
+
+
+def _geo(conn: sqlite3.Connection) -> None:
+    """4 -> 5: the points of distance search (`points`, `geo`), and the bitmaps of the mandate
+    and topic facets, from the stored bodies.
+
+    A body version 4 stored has no `locations`, `topic`, `approvals` or `mandate`, nor its
+    sessions' `lat` and `lon` (the documents gained them with this version): each is added
+    empty, so a hit reads as a document of this version does, and the new tables start empty.
+    `directory index` renders every document again, which fills them: until then a
+    distance search finds none of these documents, and no mandate or topic is counted."""
+    _execute(conn, _GEO_TABLES)
+    pending = bitmaps.Pending()
+    points: list[tuple[int, float, float]] = []
+    added = {"mandate", "topic"}
+    rewritten = []
+    for doc_id, body in conn.execute("SELECT id, body FROM docs").fetchall():
+        doc = json.loads(body)
+        changed = False
+        for name, empty in _ADDED_IN_5.items():
+            if name not in doc:
+                doc[name], changed = list(empty), True
+        for session in doc.get("occurrences") or []:
+            for name in ("lat", "lon"):
+                if isinstance(session, dict) and name not in session:
+                    session[name], changed = None, True
+        if changed:
+            rewritten.append((document_json(doc), doc_id))
+        pending.add(doc_id, (k for k in bitmaps.keys(doc) if k[0] in added))
+        try:
+            points += _points([{**doc, "id": doc_id}])
+        except (KeyError, TypeError, ValueError):
+            continue  # not a point: what a reindex would refuse the document for
+    conn.executemany("UPDATE docs SET body = ? WHERE id = ?", rewritten)
+    _insert_points(conn, points)
+    pending.flush(conn)
+
+
 # What brings a file of version n - 1 to version n, run by `upgrade` in one transaction: SQL
 # (statements separated by ";", so none may hold one in a literal) or a function of the
 # connection.
@@ -153,6 +228,7 @@ MIGRATIONS: Mapping[int, str | Callable[[sqlite3.Connection], None]] = {
     2: _fold_possessives,
     3: _score_tables,
     4: _bitmaps,
+    5: _geo,
 }
 if sorted(MIGRATIONS) != list(range(1, VERSION + 1)):
     raise RuntimeError(f"MIGRATIONS must have one step for each version up to {VERSION}")
@@ -174,6 +250,15 @@ CREATE INDEX docs_deadline ON docs (claim_deadline IS NULL, claim_deadline, id);
 CREATE INDEX docs_newest ON docs (created_at IS NULL, created_at DESC, id);
 CREATE INDEX deadlines_points ON deadlines (board, points DESC, doc_id);
 CREATE INDEX deadlines_dates ON deadlines (board, deadline, doc_id);
+"""
+
+# Distance search's points: the R*Tree (32-bit floats, rounded outwards, so a box query never
+# misses a point) holds where, `points` the exact coordinates and whose, by doc_id for removal.
+_GEO_TABLES = """
+CREATE TABLE points (id INTEGER PRIMARY KEY, doc_id INTEGER NOT NULL, lat REAL NOT NULL,
+    lon REAL NOT NULL);
+CREATE INDEX points_by_doc ON points (doc_id);
+CREATE VIRTUAL TABLE geo USING rtree(id, min_lat, max_lat, min_lon, max_lon);
 """
 
 SCHEMA = (
@@ -207,6 +292,7 @@ CREATE INDEX suggestions_by_folded ON suggestions (folded);
 """
     + "".join(f"{_SCORE_TABLE.format(table=t, column=c)};\n" for t, c in SCORE_TABLES)
     + _BITMAP_TABLES
+    + _GEO_TABLES
 )
 
 
@@ -305,6 +391,8 @@ def remove(conn: sqlite3.Connection, ids: list[int], pending: bitmaps.Pending) -
             f"DELETE FROM docs WHERE id IN ({marks})",
             f"DELETE FROM fts WHERE rowid IN ({marks})",
             f"DELETE FROM deadlines WHERE doc_id IN ({marks})",
+            f"DELETE FROM geo WHERE id IN (SELECT id FROM points WHERE doc_id IN ({marks}))",
+            f"DELETE FROM points WHERE doc_id IN ({marks})",
         ):
             conn.execute(sql, chunk)
 
@@ -317,6 +405,7 @@ def insert(conn: sqlite3.Connection, docs: list[SearchDocument], pending: bitmap
     having written part of the batch: the caller rolls back to before it."""
     if not docs:
         return
+    points = _points(docs)  # checked before anything is written
     conn.executemany(
         "INSERT INTO docs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
@@ -378,6 +467,7 @@ def insert(conn: sqlite3.Connection, docs: list[SearchDocument], pending: bitmap
         "INSERT INTO suggestions VALUES (?, ?, ?, ?) ON CONFLICT (kind, text) DO UPDATE SET uses = uses + excluded.uses",
         [(k, t, " ".join(folded_words(t)), n) for (k, t), n in suggestions.items()],
     )
+    _insert_points(conn, points)
     # Last: a document whose rows failed above never reaches the bitmaps.
     for d in docs:
         pending.add(d["id"], bitmaps.keys(d))

@@ -90,6 +90,9 @@ class OpenSearchEngine:
         # Not `<alias>-*`: the versioned indices' pattern, which a rebuild cleans up.
         self.generation_index = f"{prefix}-generation"
         self._generation_index_ready = False
+        # Whether this engine has given the index behind the alias the fields of mapping.json
+        # (`index.add_declared_fields`), which the first upsert does.
+        self._fields_added = False
 
     @classmethod
     def from_config(
@@ -130,11 +133,16 @@ class OpenSearchEngine:
     @_changes_searches
     def upsert(self, documents: list[SearchDocument]) -> dict[int, str]:
         """Index (insert or replace) documents by id; visible to searches on return. Answers
-        the documents refused for what they hold; no older version of those stays indexed."""
+        the documents refused for what they hold; no older version of those stays indexed.
+        An engine's first upsert gives an index built before mapping.json gained fields
+        those fields (`index.add_declared_fields`), so a sync before `directory index`
+        refuses nothing for holding them."""
         if not documents:
             return {}
         refused: dict[int, str] = {}
         actions = list(index.index_actions(documents, self.alias, refused))
+        if actions and not self._fields_added:
+            self._fields_added = index.add_declared_fields(self.client, self.alias)
         if actions:
             refused.update(index.write(self.client, self.alias, actions, create=True))
         if refused:

@@ -10,7 +10,8 @@
   go in chunks bounded by bytes and count, serialised once, a few requests in flight while
   the next chunk is rendered (`_load`).
 - Writes between rebuilds (`write`) go through the alias, are retried on engine trouble and
-  are visible to searches when they return.
+  are visible to searches when they return. An index built before mapping.json gained a
+  field is given it in place before them (`add_declared_fields`).
 - Engine trouble (unreachable, timeout, 429, 5xx) becomes `SearchUnavailable` (`answering`);
   a 4xx answer to a search means the query we built is wrong, and is raised as is.
 - A document is refused alone, by id with the reason, when it cannot be serialised (checked
@@ -440,6 +441,38 @@ def _ensure_alias(client: OpenSearch, alias: str) -> None:
     index = _new_index_name(alias)
     _create_index(client, index, loading=False)
     client.indices.update_aliases(body={"actions": [{"add": {"index": index, "alias": alias}}]})
+
+
+def add_declared_fields(client: OpenSearch, alias: str) -> bool:
+    """Give the index behind the alias the fields of mapping.json it was built without (an
+    index an older version built, before its documents had them), so that documents holding
+    them fit it until `directory index` rebuilds it. Adding fields is all a mapping allows
+    in place: a field whose type changed is left as it is (logged), and documents that do
+    not fit it are refused, as they would be anyway.
+
+    Answers whether the index now has every field it can be given; False when the engine
+    could not be asked (the write that follows reports that trouble, as a write's)."""
+    declared = _mapping_file()["mappings"]["properties"]
+    try:
+        current = client.indices.get_mapping(index=alias)
+        for index, mapping in current.items():
+            have = mapping.get("mappings", {}).get("properties", {})
+            missing = {name: spec for name, spec in declared.items() if name not in have}
+            if not missing:
+                continue
+            try:
+                client.indices.put_mapping(index=index, body={"properties": missing})
+            except TransportError as e:
+                if unavailable_reason(e) is not None:
+                    raise
+                log.warning("could not add %s to %s: %s", sorted(missing), index, e)
+    except NotFoundError:
+        return True  # no index yet: the first write makes one from mapping.json
+    except TransportError as e:
+        if unavailable_reason(e) is None:
+            raise
+        return False
+    return True
 
 
 def write(

@@ -11,6 +11,9 @@ without a cluster, and the engine (`indexer.opensearch.engine`) only sends them.
   as phrases), with its minimum as `minimum_should_match`.
 - Facet selections go into `post_filter`; each facet's aggregation applies every other facet's
   selection, so the counts are disjunctive.
+- A distance search is a base filter (`geo_distance` on the `locations` geo_point, arc), like
+  the dates: the hits and every facet's counts apply it. `sort=distance` is `_geo_distance`
+  from the same origin, the nearest point of each document (a document with none sorts last).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from directory.registry.reference import reference
 from directory.search import (
     FACETS,
     MAX_RESULT_WINDOW,
+    ONLINE_DELIVERY,
     TEXT_FIELDS,
     Facet,
     FacetResult,
@@ -200,8 +204,32 @@ def _day(d: date) -> str:
     return d.isoformat()
 
 
+def _near(request: SearchRequest) -> dict[str, Any] | None:
+    """The distance filter: a point of `locations` within the radius (great-circle, the
+    haversine `directory.registry.places.distance_km` computes), or, with include_online,
+    anything that can be attended from home wherever it is."""
+    origin, radius = request.origin, request.radius_km
+    if origin is None or radius is None:
+        return None
+    within = {
+        "geo_distance": {
+            "distance": f"{radius}km",
+            "distance_type": "arc",
+            "locations": {"lat": origin.lat, "lon": origin.lon},
+            # An index built before documents had locations matches nothing near anywhere
+            # (until `directory index` rebuilds it), rather than failing every such search.
+            "ignore_unmapped": True,
+        }
+    }
+    if not request.include_online:
+        return within
+    online = {"terms": {"delivery": list(ONLINE_DELIVERY)}}
+    return {"bool": {"should": [within, online], "minimum_should_match": 1}}
+
+
 def _filters(request: SearchRequest, today: date) -> list[dict[str, Any]]:
-    """Everything but text and facets: what is listed today, when, how many credits."""
+    """Everything but text and facets: what is listed today, when, how many credits, where.
+    A base filter: the hits and every facet's counts apply it."""
     filters: list[dict[str, Any]] = [{"range": {"end_date": {"gte": _day(today)}}}]
     if request.when == "upcoming":
         filters.append({"range": {"next_start": {"gte": _day(today)}}})
@@ -235,6 +263,9 @@ def _filters(request: SearchRequest, today: date) -> list[dict[str, Any]]:
                 }
             }
         )
+    near = _near(request)
+    if near is not None:
+        filters.append(near)
     return filters
 
 
@@ -360,7 +391,24 @@ def _sort(request: SearchRequest, text: bool) -> list[dict[str, Any]]:
             ]
     elif name == "newest":
         keys = [field("created_at", "desc")]
-    else:  # soonest
+    elif name == "distance" and request.origin is not None:
+        # The nearest of a document's points; one with none (online, with include_online)
+        # sorts as infinitely far, so last.
+        origin = request.origin
+        keys = [
+            {
+                "_geo_distance": {
+                    "locations": {"lat": origin.lat, "lon": origin.lon},
+                    "order": "asc",
+                    "unit": "km",
+                    "mode": "min",
+                    "distance_type": "arc",
+                    "ignore_unmapped": True,
+                }
+            },
+            field("next_start", "asc"),
+        ]
+    else:  # soonest (and distance without a place, which parse_request never lets through)
         keys = [field("next_start", "asc")]
     return [*keys, {"id": {"order": "asc"}}]
 
