@@ -48,6 +48,7 @@ EXAMPLES = {
     "json bytes": 150,
     "json documents": 150,
     "read_document": 150,
+    "tags and places": 200,
     "values": 400,
     "text rules": 400,
     "url rule": 400,
@@ -159,6 +160,13 @@ PIECES = st.sampled_from(
         "https://cme.example.org/x",
         "javascript:alert(1)",
         "2027-03-11..2027-03-12 Chicago, IL, US",
+        " @ 41.8916, -87.6094",
+        "@",
+        "TX-TMB HT-2026-0193",
+        "Texas Medical Board",
+        "human trafficking",
+        "91",
+        "-181",
         "é",
         "\u00a0",
         "\ufeff",
@@ -175,7 +183,16 @@ PIECES = st.sampled_from(
     ]
 )
 CELL = st.lists(st.one_of(PIECES, ANY_TEXT), max_size=4).map("".join)
-KEYS = [f.name for f in LAYOUT.fields] + ["occurrences", "moc", "rems", "board", "activities"]
+KEYS = [f.name for f in LAYOUT.fields] + [
+    "occurrences",
+    "moc",
+    "rems",
+    "approvals",
+    "board",
+    "body",
+    "id",
+    "activities",
+]
 KEY = st.one_of(st.sampled_from(KEYS), ANY_TEXT)
 
 
@@ -315,6 +332,11 @@ XML_TAGS = [
     "moc",
     "registration",
     "rems",
+    "approvals",
+    "approval",
+    "body",
+    "id",
+    "topic",
     "keyword",
     "objective",
     "practice_area",
@@ -394,9 +416,67 @@ def test_web_service_documents_never_crash(document):
     _records_ok(records)
 
 
+# Any value where the topic tags, approvals and places go, on an activity that is otherwise
+# fine, so that the registry's rules (not only the readers) meet them.
+PLACE_KEYS = ["latitude", "longitude", "city", "state", "country", "venue", "x"]
+HOSTILE_TAGS = st.fixed_dictionaries(
+    {},
+    optional={
+        "topics": st.one_of(_json_values(8), st.lists(st.one_of(PIECES, CELL), max_size=40)),
+        "approvals": st.one_of(
+            _json_values(8),
+            CELL,
+            st.lists(
+                st.dictionaries(
+                    st.sampled_from(["body", "id", "x"]), st.one_of(PIECES, _json_values(2))
+                ),
+                max_size=25,
+            ),
+        ),
+        "latitude": _json_values(2),
+        "longitude": _json_values(2),
+        "delivery": st.sampled_from(["in person", "online", "both"]),
+        "city": st.one_of(PIECES, CELL),
+        "occurrences": st.one_of(
+            CELL,
+            st.lists(
+                st.fixed_dictionaries(
+                    {"start_date": st.just("2027-03-11"), "end_date": st.just("2027-03-12")},
+                    optional={k: st.one_of(PIECES, _json_values(2)) for k in PLACE_KEYS},
+                ),
+                max_size=3,
+            ),
+        ),
+    },
+)
+
+
+@_settings("tags and places")
+@given(extra=HOSTILE_TAGS)
+def test_the_rules_judge_any_tags_approvals_and_places_in_words(extra):
+    _ran("tags and places")
+    document = {"activities": [body(**extra)]}
+    try:
+        records = list(read_document(document, size=1000, name="activity.json"))
+    except FileRejected as e:
+        _message_ok(str(e))
+        return
+    _records_ok(records)
+    for record in records:
+        for problem in batch.check_record(record, None, date(2026, 11, 22)):
+            assert problem.severity in ("error", "incomplete", "warning")
+            _message_ok(str(problem))
+
+
 # --- the value rules -------------------------------------------------------------------------
 
-ALL_SPECS = [*LAYOUT.fields, *LAYOUT.occurrence_fields, *LAYOUT.moc_fields, *LAYOUT.rems_fields]
+ALL_SPECS = [
+    *LAYOUT.fields,
+    *LAYOUT.occurrence_fields,
+    *LAYOUT.moc_fields,
+    *LAYOUT.rems_fields,
+    *LAYOUT.approval_fields,
+]
 
 
 @_settings("values")

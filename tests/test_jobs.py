@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import time
 from datetime import timedelta
 
@@ -106,6 +107,25 @@ def test_a_job_with_errors_saves_nothing(client, engine, keys):
     assert job["report"]["written"] is False
     assert job["report"]["errors"]
     assert activities(engine) == 0
+
+
+def test_a_jobs_report_names_the_row_of_each_tag_and_place_warning(client, engine, keys):
+    """A tag that is no tag and a city that cannot be located are saved, and the job's report
+    says which row each is on, as an upload answered at once would."""
+    from directory.provider_data.formats import csv_format
+    from directory.provider_data.formats.rows import flat_row
+
+    payloads = published.example_payloads()
+    tagged = copy.deepcopy(payloads[1])
+    tagged["topics"] = [*tagged["topics"], "Basket weaving"]
+    tagged["occurrences"][1].update(city="Qwxzyville", state=None, country="GB")
+    data = csv_format.write([flat_row(payloads[0]), flat_row(tagged)])
+    job = wait_for(client, keys["A"], upload(client, keys["A"], data).headers["Location"])
+    assert job["status"] == "done" and job["report"]["written"] is True
+    warnings = {(w["location"], w["field"]) for w in job["report"]["warnings"]}
+    assert warnings == {("row 3", "topics"), ("row 3", "occurrence 2")}
+    assert job["report"]["warning_count"] == 2
+    assert activities(engine) == 2
 
 
 def test_a_rejected_file_fails_with_its_reason(client, keys):

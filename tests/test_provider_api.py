@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from directory.registry import api_keys
 from directory.registry.models import Activity, ActivityChange, ApiKey
+from directory.registry.reference import reference
 from tests import factories as f
 from tests.conftest import dump_database
 
@@ -262,3 +263,139 @@ def test_a_provider_not_in_good_standing_has_its_writes_refused(
     # Provider B is in good standing: its writes go on.
     ok = client.post("/api/v1/provider/activities", json=body(), headers=auth(world["B"]))
     assert ok.status_code == 201
+
+
+# --- topic tags, approvals and coordinates ----------------------------------------------------
+
+
+def approved_rule():
+    """A mandate that counts only approved courses, its first topic and its approver."""
+    ref = reference()
+    rule = next(m for m in ref.mandates.values() if m.approved_only)
+    return rule, ref.topics[rule.topics[0]], ref.approvers[rule.approver]
+
+
+def other_topic(topic):
+    return next(t for t in reference().topics.values() if t.code != topic.code)
+
+
+def tagged_body(**overrides):
+    rule, topic, approver = approved_rule()
+    values = dict(
+        # A name in lower case, and another tag's code in capitals.
+        topics=[topic.name.lower(), other_topic(topic).code.upper()],
+        approvals=[{"body": approver.code.lower(), "id": "HT-2026-0193"}],
+        delivery="both",
+        city="Houston",
+        state="TX",
+        country="US",
+        latitude=29.7079,
+        longitude=-95.4011,
+    )
+    values.update(overrides)
+    return body(**values)
+
+
+def test_the_web_service_takes_and_returns_topics_approvals_and_coordinates(client, world):
+    rule, topic, approver = approved_rule()
+    created = client.post(
+        "/api/v1/provider/activities", json=tagged_body(), headers=auth(world["A"])
+    )
+    assert created.status_code == 201, created.get_json()
+    assert created.get_json()["warnings"] == []
+    read_back = client.get("/api/v1/provider/activities/NEW-1", headers=auth(world["A"]))
+    activity = read_back.get_json()
+    assert activity == created.get_json()["activity"]
+    assert activity["topics"] == [topic.code, other_topic(topic).code]
+    assert activity["approvals"] == [{"body": approver.code, "id": "HT-2026-0193"}]
+    assert (activity["latitude"], activity["longitude"]) == (29.7079, -95.4011)
+    assert rule.id in activity["listing"]["mandates"]
+    # What it reads back, sent again, changes nothing.
+    sent_back = {k: v for k, v in activity.items() if k not in ("id", "listing", "updated_at")}
+    again = client.put(
+        "/api/v1/provider/activities/NEW-1", json=sent_back, headers=auth(world["A"])
+    )
+    assert again.status_code == 200 and again.get_json()["result"] == "unchanged"
+
+
+def test_an_occurrences_coordinates_go_in_and_come_back(client, world):
+    occurrences = [
+        {"start_date": "2027-02-01", "end_date": "2027-02-01", "city": "Houston", "state": "TX",
+         "country": "US", "latitude": 29.7079, "longitude": -95.4011},
+        {"start_date": "2027-03-01", "end_date": "2027-03-01", "city": "Austin", "state": "TX",
+         "country": "US"},
+    ]  # fmt: skip
+    created = client.post(
+        "/api/v1/provider/activities",
+        json=tagged_body(occurrences=occurrences),
+        headers=auth(world["A"]),
+    )
+    assert created.status_code == 201, created.get_json()
+    houston, austin = created.get_json()["activity"]["occurrences"]
+    assert (houston["latitude"], houston["longitude"]) == (29.7079, -95.4011)
+    assert (austin["latitude"], austin["longitude"]) == (None, None)
+
+
+def test_an_unknown_tag_is_saved_with_a_warning_naming_the_nearest(client, world):
+    _, topic, _ = approved_rule()
+    misspelt = topic.name[:-1]
+    created = client.post(
+        "/api/v1/provider/activities",
+        json=tagged_body(topics=[topic.code, misspelt]),
+        headers=auth(world["A"]),
+    )
+    assert created.status_code == 201, created.get_json()
+    [warning] = created.get_json()["warnings"]
+    assert (warning["field"], warning["severity"]) == ("topics", "warning")
+    assert topic.name in warning["nearest"]
+    assert created.get_json()["activity"]["topics"] == [topic.code, misspelt]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field", "message"),
+    [
+        ({"latitude": 91}, "latitude/longitude", "latitude is -90 to 90"),
+        ({"longitude": None}, "latitude/longitude", "give both latitude and longitude"),
+        ({"latitude": "north"}, "latitude", "is not a number of decimal degrees"),
+        ({"latitude": [29.7]}, "latitude", "not a list"),
+        ({"topics": "ethics | nonsense"}, None, "'nonsense' is not a mandated-topic tag"),
+        ({"topics": [{"code": "ethics"}]}, "mandated topics", "item 1: must be text"),
+        ({"topics": ["ethics"] * 5000}, "mandated topics", "more than"),
+        # Read as text, like any text field, then warned about: no body has that code.
+        ({"approvals": [{"body": 7}]}, None, "'7' is not a body"),
+        # A CSV cell's shape: read, then warned about (an approval without its id).
+        ({"approvals": "TX-TMB"}, None, "needs its approval id"),
+        ({"approvals": [[1, 2]]}, "approval 1", "must be an object"),
+        (
+            {"approvals": [{"body": "TX-TMB", "id": str(n)} for n in range(500)]},
+            "approvals",
+            "more than",
+        ),
+    ],
+)
+def test_odd_values_are_clear_4xx_or_read(client, world, overrides, field, message):
+    response = client.post(
+        "/api/v1/provider/activities", json=tagged_body(**overrides), headers=auth(world["A"])
+    )
+    if field is None:  # saved, with a warning
+        assert response.status_code == 201, response.get_json()
+        warnings = response.get_json()["warnings"]
+        assert any(message in w["message"] for w in warnings), warnings
+        return
+    assert response.status_code == 422, response.get_json()
+    problems = response.get_json()["error"]["problems"]
+    assert any(p["field"] == field for p in problems), problems
+    if message is not None:
+        assert any(message in p["message"] for p in problems), problems
+
+
+def test_the_openapi_document_describes_the_new_fields(client, world):
+    doc = client.get("/api/v1/openapi.json").get_json()
+    schemas = doc["components"]["schemas"]
+    given = schemas["ProviderActivityInput"]["properties"]
+    assert {"topics", "approvals", "latitude", "longitude", "occurrences"} <= set(given)
+    assert given["approvals"]["items"]["required"] == ["body"]
+    assert given["latitude"]["maximum"] == 90 and given["longitude"]["minimum"] == -180
+    returned = schemas["ProviderActivity"]
+    assert {"topics", "approvals", "latitude", "longitude"} <= set(returned["required"])
+    assert "mandates" in returned["properties"]["listing"]["required"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import codecs
+import copy
 import csv
 import io
 import json
@@ -17,8 +18,9 @@ import pytest
 from openpyxl import Workbook, load_workbook
 
 from directory.provider_data import files
-from directory.provider_data.coerce import coerce_activity
+from directory.provider_data.coerce import approver_code, coerce_activity
 from directory.provider_data.files import FileReader, FileRejected, Record, read_records
+from directory.provider_data.formats import csv_format, json_format, xlsx_format, xml_format
 from directory.provider_data.formats.rows import flat_row
 from directory.provider_data.layout import (
     LAYOUT,
@@ -37,6 +39,7 @@ from directory.provider_data.published import (
 from directory.provider_data.values import BadValue, coerce_value
 from directory.registry import rules
 from directory.registry.models import Activity, MocRegistration, Occurrence, RemsRegistration
+from directory.registry.reference import reference
 
 FORMATS = ("csv", "xlsx", "xml", "json")
 REQUIRED = "Your activity id,Title,Format,Start date,End date"
@@ -152,7 +155,7 @@ def test_examples_are_identical_across_formats_and_valid_for_the_registry():
 def test_payload_has_every_layout_field():
     payload = example_payloads()[0]
     names = ["fee_cents" if f.name == "fee" else f.name for f in LAYOUT.fields]
-    assert list(payload) == [*names, "occurrences", "moc", "rems"]
+    assert list(payload) == [*names, "occurrences", "moc", "rems", "approvals"]
     assert payload["joint_provider"] is None and payload["occurrences"] == []
     assert payload["start_date"] == date(2027, 3, 11)
     assert set(payload["moc"][0]) == {"board", *(f.name for f in LAYOUT.moc_fields)}
@@ -541,6 +544,8 @@ def test_a_venue_with_commas_and_dates_only_occurrences():
         "city": None,
         "state": None,
         "country": None,
+        "latitude": None,
+        "longitude": None,
     }
 
 
@@ -1299,3 +1304,186 @@ def test_an_unsafe_url_in_a_file_is_read_for_the_rules_to_refuse(url):
     (record,) = read("a.csv", csv_file(f"{REQUIRED},Activity URL", f'{GOOD},"{url}"'))
     assert record.payload["url"] == url.strip()
     assert rules.safe_url(record.payload["url"]) is None
+
+
+# --- topic tags, approvals and coordinates ----------------------------------------------------
+
+
+def _tagged() -> dict[str, Any]:
+    """The example given twice, with tags written as a provider might (a name in its own
+    case, a code), two approvals, and coordinates on the activity and one occurrence."""
+    ref = reference()
+    first, second = list(ref.topics.values())[:2]
+    payload = copy.deepcopy(example_payloads()[1])
+    payload["topics"] = [first.name.upper(), second.code]
+    payload["approvals"] = [
+        {"body": "tx-tmb", "id": "HT-2026-0193"},
+        {"body": list(ref.approvers.values())[1].name, "id": "20 48213"},
+    ]
+    payload["latitude"], payload["longitude"] = 42.35843, -71.05977
+    payload["occurrences"][1]["latitude"] = 51.5072
+    payload["occurrences"][1]["longitude"] = -0.1276
+    return payload
+
+
+def _written(fmt: str, payload: dict[str, Any]) -> bytes:
+    if fmt == "csv":
+        return csv_format.write([flat_row(payload)])
+    if fmt == "xlsx":
+        return xlsx_format.write([flat_row(payload, native=True)])
+    if fmt == "xml":
+        return xml_format.write([payload])
+    return json_format.write({"activities": [json_format.json_activity(payload)]})
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_topics_approvals_and_coordinates_read_back_in_every_format(fmt):
+    payload = _tagged()
+    (record,) = read(f"a.{fmt}", _written(fmt, payload))
+    assert record.problems == []
+    # Read as written: the tags and bodies become codes when saved (the batch's business).
+    assert record.payload == payload
+    assert record.payload["occurrences"][1]["longitude"] == -0.1276
+
+
+def test_the_approvals_cell_takes_codes_names_and_a_colon():
+    ref = reference()
+    named = next(a for a in ref.approvers.values() if " " in a.name)
+    cell = f"tx-tmb HT-2026-0193 | {named.name.lower()}: 12345 | NY-DOH | XX-BOARD 7"
+    data = csv_file(f"{REQUIRED},Approvals", f'{GOOD},"{cell}"')
+    (record,) = read("a.csv", data)
+    assert record.problems == []
+    assert record.payload["approvals"] == [
+        {"body": "tx-tmb", "id": "HT-2026-0193"},
+        {"body": named.name.lower(), "id": "12345"},
+        {"body": "NY-DOH", "id": None},
+        {"body": "XX-BOARD", "id": "7"},
+    ]
+
+
+def test_approver_code_accepts_the_code_in_any_case_and_the_full_name():
+    for approver in reference().approvers.values():
+        assert approver_code(approver.code.lower()) == approver.code
+        assert approver_code(f"  {approver.name.upper()} ") == approver.code
+    assert approver_code("Board of Nowhere") is None
+
+
+@pytest.mark.parametrize(
+    ("cell", "expected"),
+    [
+        ("2027-03-11..2027-03-12 Chicago, IL, US @ 41.8916, -87.6094", (41.8916, -87.6094)),
+        ("2027-03-11..2027-03-12 Chicago, IL, US @41.8916 -87.6094", (41.8916, -87.6094)),
+        ("2027-03-11..2027-03-12 @ -33.8688, 151.2093", (-33.8688, 151.2093)),
+    ],
+)
+def test_an_occurrence_cell_may_end_with_its_coordinates(cell, expected):
+    (record,) = read("a.csv", csv_file(f"{REQUIRED},Occurrences", f'{GOOD},"{cell}"'))
+    assert record.problems == []
+    (occurrence,) = record.payload["occurrences"]
+    assert (occurrence["latitude"], occurrence["longitude"]) == expected
+
+
+def test_an_at_sign_in_a_venue_is_part_of_the_place():
+    cell = "2027-03-11..2027-03-12 Hotel @ the Pier, Chicago, IL, US"
+    (record,) = read("a.csv", csv_file(f"{REQUIRED},Occurrences", f'{GOOD},"{cell}"'))
+    assert record.problems == []
+    (occurrence,) = record.payload["occurrences"]
+    assert occurrence["venue"] == "Hotel @ the Pier" and occurrence["latitude"] is None
+
+
+@pytest.mark.parametrize(
+    ("tail", "message"),
+    [
+        ("@ 41.8916", "its latitude and longitude may come last"),
+        ("@ north, west", "latitude: 'north' is not a number of decimal degrees"),
+    ],
+)
+def test_unreadable_occurrence_coordinates_are_named_by_occurrence(tail, message):
+    cell = f"2027-03-11..2027-03-12 Chicago, IL, US {tail}"
+    (record,) = read("a.csv", csv_file(f"{REQUIRED},Occurrences", f'{GOOD},"{cell}"'))
+    problem = record.problems[0]
+    assert problem.field == "occurrence 1" and message in problem.message
+    assert {p.field for p in record.problems} == {"occurrence 1"}
+
+
+@pytest.mark.parametrize(
+    ("raw", "value"), [("41.8916", 41.8916), (" -87.6094 ", -87.6094), (-0.0, 0.0), (12, 12.0)]
+)
+def test_degrees_may_be_negative(raw, value):
+    assert coerce_value(LAYOUT.field("longitude"), raw) == value
+
+
+@pytest.mark.parametrize("raw", ["41,89", "N41.8", "nan", "1e400", True, [41.8], {"lat": 1}])
+def test_bad_degrees_say_how_to_write_them(raw):
+    with pytest.raises(BadValue, match="decimal degrees|too many digits"):
+        coerce_value(LAYOUT.field("latitude"), raw)
+
+
+def test_a_huge_list_of_topics_is_refused_at_the_limit():
+    limit = LAYOUT.field("topics").max_items
+    document = {"activities": [{"provider_activity_id": "X", "topics": ["ethics"] * 100_000}]}
+    (record,) = read("a.json", json.dumps(document).encode())
+    [problem] = record.problems
+    assert problem.field == "mandated topics"
+    assert f"more than {limit} items" in problem.message
+    assert record.payload["topics"] == []
+
+
+@pytest.mark.parametrize(
+    ("approvals", "field", "message"),
+    [
+        ([{"body": "TX-TMB", "id": str(n)} for n in range(1000)], "approvals", "more than 20"),
+        ([{"id": "HT-1"}], "approval 1", "body is required"),
+        (["TX-TMB HT-1", 7], "approval 1", "must be an object with body and id"),
+        ([{"body": ["TX-TMB"]}], "approval 1", "body: must be text, not a list"),
+        ([{"body": "TX-TMB", "id": {"n": 1}}], "approval 1", "id: must be text, not an object"),
+        (42, "approvals", "must be a list of approvals"),
+    ],
+)
+def test_malformed_approvals_are_clear_problems(approvals, field, message):
+    document = [{"provider_activity_id": "X", "approvals": approvals}]
+    (record,) = read("a.json", json.dumps(document).encode())
+    assert any(p.field == field and message in p.message for p in record.problems), texts(record)
+
+
+def test_an_unknown_approval_key_is_named_with_a_suggestion():
+    document = [{"provider_activity_id": "X", "approvals": [{"body": "TX-TMB", "number": "1"}]}]
+    (record,) = read("a.json", json.dumps(document).encode())
+    [problem] = record.problems
+    assert problem.field == "activity 1/approvals[1]/number"
+
+
+def test_xml_approvals_and_topics_are_elements():
+    data = (
+        b"<activities><activity><provider_activity_id>X</provider_activity_id>"
+        b"<topics><topic>Human Trafficking</topic><topic>ethics</topic></topics>"
+        b"<approvals><approval><body>TX-TMB</body><id>HT-1</id></approval>"
+        b"<approval><body>FL-BOM</body><number>2</number></approval></approvals>"
+        b"</activity></activities>"
+    )
+    (record,) = read("a.xml", data)
+    assert record.payload["topics"] == ["Human Trafficking", "ethics"]
+    assert record.payload["approvals"][0] == {"body": "TX-TMB", "id": "HT-1"}
+    assert [p.field for p in record.problems] == ["activity 1/approvals/approval[2]/number"]
+    # Written as text, as in a CSV cell, rather than lost.
+    text = b"<activities><activity><provider_activity_id>X</provider_activity_id>"
+    text += b"<approvals>TX-TMB HT-1 | FL-BOM 2</approvals></activity></activities>"
+    (record,) = read("a.xml", text)
+    assert record.payload["approvals"] == [
+        {"body": "TX-TMB", "id": "HT-1"},
+        {"body": "FL-BOM", "id": "2"},
+    ]
+
+
+def test_the_docs_and_the_help_sheet_list_the_tags_and_the_bodies():
+    ref = reference()
+    docs = render_docs()
+    for topic in ref.topics.values():
+        assert f"| {topic.code} | {topic.name} |" in docs
+    for approver in ref.approvers.values():
+        assert f"| {approver.code} | {approver.name} |" in docs
+    book = load_workbook(io.BytesIO(template("xlsx")[2]))
+    help_rows = {r[0]: r for r in book["Help"].iter_rows(values_only=True)}
+    assert all(code in help_rows["Mandated topics"][4] for code in ref.topics)
+    assert all(code in help_rows["Approvals"][4] for code in ref.approvers)
+    assert help_rows["Latitude"][2] == "decimal degrees"

@@ -24,7 +24,9 @@ from directory.provider_data.files import read_records
 from directory.registry import rules
 from directory.registry.db import make_sessionmaker
 from directory.registry.models import Activity, Provider, utcnow, with_children
+from directory.registry.reference import Mandate, reference
 from directory.search import SearchRequest
+from indexer.document import to_document
 from indexer.sync import full_reindex, incremental_sync
 from tests.factories import TODAY
 from tests.test_search_contract import make_engine_for
@@ -346,3 +348,61 @@ def test_the_guides_course_in_three_cities_needs_no_place_of_its_own(sessions):
     assert [m.message for m in report.errors] == [
         "an Active activity needs: CME credits, description, providership"
     ]
+
+
+def gulf_coast_csv() -> tuple[str, Mandate]:
+    """A Texas hospital's export of a course it gives in two cities: the mandated topics
+    written out as names in its own case, the approval it holds named by the approving body's
+    full name with a colon, the first city with the coordinates of its venue. The topic and
+    the body are those of the first rule that counts only approved courses."""
+    ref = reference()
+    rule = next(m for m in ref.mandates.values() if m.approved_only)
+    topic = ref.topics[rule.topics[0]]
+    other = next(t for t in ref.topics.values() if t.code not in rule.topics)
+    approver = ref.approvers[str(rule.approver)]
+    header = (
+        "Your Activity ID,Title,Format,Status,Start Date,End Date,Description,Delivery,"
+        "AMA PRA Category 1 Credits,Providership,Show in the Public Directory,Fee (USD),"
+        "Registration,Activity URL,Mandated Topics,Approvals,Occurrences"
+    )
+    row = (
+        f"GCH-{NEXT_YEAR}-07,Recognizing Human Trafficking in the Emergency Department,Course,"
+        f"Active,{NEXT_YEAR}-02-20,{NEXT_YEAR}-06-12,"
+        '"Case-based training on indicators of trafficking, safe assessment and reporting.",'
+        "in person,1,direct,Yes,$25,open to all,https://cme.gulfcoast.example.org/trafficking,"
+        f'"{topic.name.upper()} | {other.name.lower()}","{approver.name}: HT-{NEXT_YEAR}-0193",'
+        f'"{NEXT_YEAR}-02-20..{NEXT_YEAR}-02-20 Memorial Auditorium, Houston, TX, US '
+        f'@ 29.7107, -95.3967 | {NEXT_YEAR}-06-12..{NEXT_YEAR}-06-12 Austin, TX, US"'
+    )
+    return f"{header}\n{row}\n", rule
+
+
+def test_a_hospitals_tagged_and_approved_course_matches_its_states_rule(sessions):
+    data, rule = gulf_coast_csv()
+    report = import_records(
+        sessions, 1, lambda: read_records("gulf-coast.csv", data.encode()), TODAY, source="batch"
+    )
+    assert report.ok and report.written, [str(m) for m in report.errors]
+    # Names, a full body name and a located city: nothing to warn about.
+    assert report.warnings == [], [str(m) for m in report.warnings]
+
+    course = by_provider_id(sessions)[f"GCH-{NEXT_YEAR}-07"]
+    ref = reference()
+    other = next(t for t in ref.topics.values() if t.code not in rule.topics)
+    assert course.topics == [rule.topics[0], other.code]
+    assert course.approvals == [{"body": rule.approver, "id": f"HT-{NEXT_YEAR}-0193"}]
+    houston, austin = sorted(course.occurrences, key=lambda o: o.start_date)
+    assert (houston.venue, houston.latitude, houston.longitude) == (
+        "Memorial Auditorium",
+        29.7107,
+        -95.3967,
+    )
+    assert (austin.city, austin.latitude) == ("Austin", None)
+
+    # The search document matches the state's rule and places the course in both cities:
+    # Houston where the provider said, Austin where the gazetteer has it.
+    document = to_document(course, TODAY)
+    assert document is not None
+    assert rule.id in document["mandate"]
+    assert {"lat": 29.7107, "lon": -95.3967} in document["locations"]
+    assert len(document["locations"]) == 2

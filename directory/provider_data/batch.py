@@ -30,6 +30,7 @@ from typing import Any, cast
 from sqlalchemy import Connection, Table, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from directory.provider_data.coerce import approver_code
 from directory.provider_data.layout import LAYOUT
 from directory.provider_data.reading import Record
 from directory.registry import rules
@@ -147,7 +148,9 @@ class BatchReport:
 
 # --- payload <-> registry ---------------------------------------------------------------------
 
-SCALARS = tuple("fee_cents" if f.name == "fee" else f.name for f in LAYOUT.fields)
+# The activity's own columns: the layout's fields, and its approvals (a JSON column of
+# {"body", "id"}, not a table of their own).
+SCALARS = (*("fee_cents" if f.name == "fee" else f.name for f in LAYOUT.fields), "approvals")
 
 
 def _nested(payload: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
@@ -164,6 +167,10 @@ def _nested(payload: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
 def payload_of(activity: Activity) -> dict[str, Any]:
     """The registry's activity in the canonical payload shape, to compare with a record."""
     payload = {name: getattr(activity, name) for name in SCALARS}
+    payload["topics"] = list(payload["topics"] or [])
+    payload["approvals"] = [
+        {"body": a.get("body"), "id": a.get("id")} for a in payload["approvals"] or []
+    ]
     payload["occurrences"] = [
         {f.name: getattr(o, f.name) for f in LAYOUT.occurrence_fields} for o in activity.occurrences
     ]
@@ -183,6 +190,8 @@ def _normalized(payload: dict[str, Any], existing: Activity | None) -> dict[str,
     out: dict[str, Any] = {name: payload.get(name) for name in SCALARS}
     for name in ("objectives", "keywords", "specialties"):
         out[name] = list(out[name] or [])
+    out["topics"] = _canonical_topics(out["topics"] or [])
+    out["approvals"] = _canonical_approvals(out["approvals"] or [])
     if out["status"] is None:
         out["status"] = existing.status if existing else "Draft"
     for name in ("show_in_directory", "mips"):
@@ -218,6 +227,34 @@ def _canonical_names(board_code: str, name: str, values: Iterable[str]) -> list[
         value = canonical or value
         if value not in out:
             out.append(value)
+    return out
+
+
+def _canonical_topics(values: Iterable[str]) -> list[str]:
+    """Topic tags as their codes ("Human Trafficking" -> "human-trafficking"), each once; a
+    value that is no tag is kept as written, for the rules to warn about (saved, counted
+    toward nothing)."""
+    ref = reference()
+    out: list[str] = []
+    for value in values:
+        value = rules.canonical_topic(value, ref) or value
+        if value not in out:
+            out.append(value)
+    return out
+
+
+def _canonical_approvals(values: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Approvals with the body as its code ("tx-tmb", "Texas Medical Board" -> "TX-TMB"),
+    each once; a body that is none is kept as written, for the rules to warn about."""
+    out: list[dict[str, Any]] = []
+    for value in values:
+        body = value.get("body")
+        approval = {
+            "body": (approver_code(body) or body) if isinstance(body, str) else body,
+            "id": value.get("id"),
+        }
+        if approval not in out:
+            out.append(approval)
     return out
 
 

@@ -1,12 +1,13 @@
 """Raw values from any format to the canonical payload of one whole activity.
 
 The canonical payload of one activity is a dict holding every layout field by name, except that
-`fee` (dollars) becomes `fee_cents` (whole cents), plus `occurrences`, `moc` and `rems`: lists of
-dicts keyed by the layout's occurrence, MOC (with `board`) and REMS field names. Empty values are
-None, or [] for lists, or False for yes/no.
+`fee` (dollars) becomes `fee_cents` (whole cents), plus `occurrences`, `moc`, `rems` and
+`approvals`: lists of dicts keyed by the layout's occurrence, MOC (with `board`), REMS and
+approval field names. Empty values are None, or [] for lists, or False for yes/no.
 
 Each field's value is read by `values.coerce_value`; this module assembles them: unknown keys,
-the nested occurrences and registrations, the CSV occurrences cell, a spreadsheet row's columns.
+the nested occurrences, registrations and approvals, the CSV occurrences and approvals cells, a
+spreadsheet row's columns.
 Whether the values make sense together (points within credits, a board's credit types, dates in
 order) is `directory.registry.rules`' business, later.
 """
@@ -35,7 +36,7 @@ from directory.provider_data.values import (
     shown,
     text_problem,
 )
-from directory.registry.reference import reference
+from directory.registry.reference import fold_name, reference
 from directory.registry.rules import Problem
 
 OCCURRENCE_SEPARATOR = "|"
@@ -43,12 +44,21 @@ OCCURRENCE_SHAPE = (
     "write each occurrence as START..END City, State, Country, e.g. "
     "'2027-03-11..2027-03-12 Chicago, IL, US' (leave the state empty outside the US and "
     "Canada: '2027-05-06..2027-05-07 London, , GB'; a venue may come first: "
-    "'Navy Pier, Chicago, IL, US'), and separate occurrences with |"
+    "'Navy Pier, Chicago, IL, US'; its latitude and longitude may come last: "
+    "'Chicago, IL, US @ 41.8916, -87.6094'), and separate occurrences with |"
 )
 _OCCURRENCE = re.compile(r"\s*(\S+?)\s*\.\.\s*(\S+)(?:\s+(.*?))?\s*")
+# What follows an occurrence's place: "@ 41.8916, -87.6094" (a comma or spaces between).
+COORDINATES_MARK = "@"
+_COORDINATES = re.compile(r"\s*([^,\s]+)\s*(?:,\s*|\s+)([^,\s]+)\s*")
+_LETTER = re.compile(r"[^\W\d_]")
+APPROVAL_SEPARATOR = "|"
+# The most approvals one activity carries: a few states approve courses for their own
+# requirements, so a handful at most; a longer list is a mistake in what wrote it.
+MAX_APPROVALS = 20
 
 TOP_FIELDS: tuple[FieldSpec, ...] = LAYOUT.fields
-NESTED_KEYS = ("occurrences", "moc", "rems")
+NESTED_KEYS = ("occurrences", "moc", "rems", "approvals")
 PAYLOAD_KEYS: tuple[str, ...] = (
     tuple("fee_cents" if f.name == "fee" else f.name for f in TOP_FIELDS) + NESTED_KEYS
 )
@@ -114,14 +124,25 @@ def parse_occurrences_cell(text: str) -> tuple[list[dict[str, Any]], list[Proble
     parts = [p for p in text.split(OCCURRENCE_SEPARATOR) if p.strip()]
     for n, part in enumerate(parts, start=1):
         match = _OCCURRENCE.fullmatch(part)
-        place = [p.strip() for p in match.group(3).split(",")] if match and match.group(3) else []
-        if match is None or 0 < len(place) < 3:
+        where, coordinates, readable = (match.group(3) if match else None), None, True
+        if where and COORDINATES_MARK in where:
+            before, _, tail = where.rpartition(COORDINATES_MARK)
+            pair = _COORDINATES.fullmatch(tail)
+            if pair is not None:
+                where, coordinates = before, (pair.group(1), pair.group(2))
+            elif not _LETTER.search(tail):
+                readable = False  # numbers after "@", but not a pair of them
+            # else an "@" in a venue's name ("Hotel @ the Pier"): part of the place
+        place = [p.strip() for p in where.split(",")] if where and where.strip() else []
+        if match is None or not readable or 0 < len(place) < 3:
             problems.append(
                 Problem(f"occurrence {n}", f"'{shown(part)}' cannot be read; {OCCURRENCE_SHAPE}")
             )
             occurrences.append({})
             continue
         raw: dict[str, Any] = {"start_date": match.group(1), "end_date": match.group(2)}
+        if coordinates is not None:
+            raw["latitude"], raw["longitude"] = coordinates
         if place:
             # The last three are city, state, country; anything before is the venue.
             venue = ", ".join(place[:-3])
@@ -238,9 +259,92 @@ def _rems(
     return out
 
 
+def approver_code(text: str) -> str | None:
+    """The approving body a provider names, as its code: the code in any case ("tx-tmb") or
+    its full name as written in state_mandates.toml, in any case and spacing; None if it names
+    no body."""
+    approvers = reference().approvers
+    if text in approvers:
+        return text
+    wanted = text.strip().casefold()
+    for code in approvers:
+        if code.casefold() == wanted:
+            return code
+    folded = fold_name(text)
+    return next((a.code for a in approvers.values() if fold_name(a.name) == folded), None)
+
+
+def parse_approvals_cell(text: str) -> list[dict[str, Any]]:
+    """'TX-TMB HT-2026-0193 | Florida Board of Medicine 20-48213' to raw approval dicts.
+
+    The body is the item's first word (a code), or its first words when they are a body's
+    full name; a colon after it is allowed ("TX-TMB: HT-2026-0193"); the id is the rest."""
+    approvals: list[dict[str, Any]] = []
+    parts = [p.strip() for p in text.split(APPROVAL_SEPARATOR) if p.strip()]
+    for part in parts[: MAX_APPROVALS + 1]:  # one more than allowed: enough to refuse it
+        words = part.split()
+        split = 1
+        # The longest run of leading words that is a body's name, if any; a code is one word.
+        for k in range(min(len(words), 20), 1, -1):
+            if approver_code(" ".join(words[:k]).rstrip(":")) is not None:
+                split = k
+                break
+        body = " ".join(words[:split])
+        rest = " ".join(words[split:])
+        if body.endswith(":") and len(body) > 1:
+            body = body[:-1]
+        elif rest.startswith(":"):
+            rest = rest[1:].strip()
+        approvals.append({"body": body, "id": rest or None})
+    return approvals
+
+
+def _approvals(
+    raw: Any, where: str, problems: list[Problem], unknowns: Unknowns
+) -> list[dict[str, Any]]:
+    items = (
+        parse_approvals_cell(raw)
+        if isinstance(raw, str)
+        else _as_list(raw, "approvals", "approvals", problems)
+    )
+    if len(items) > MAX_APPROVALS:
+        problems.append(
+            Problem(
+                "approvals",
+                f"more than {MAX_APPROVALS} approvals; an activity carries at most "
+                f"{MAX_APPROVALS} (one per approving body, usually)",
+            )
+        )
+        return []
+    specs = LAYOUT.approval_fields
+    out = []
+    for n, item in enumerate(items, start=1):
+        field = f"approval {n}"
+        if not isinstance(item, Mapping):
+            problems.append(
+                Problem(
+                    field, 'must be an object with body and id: {"body": "TX-TMB", "id": "..."}'
+                )
+            )
+            continue
+        problems += _unknown_keys(
+            item, (s.name for s in specs), f"{where}approvals[{n}]/", "an approval's", unknowns
+        )
+        before = len(problems)
+        approval = _record(specs, item, lambda s, f=field: (f, f"{s.name}: "), problems)
+        if approval["body"] is None:
+            if len(problems) == before:
+                problems.append(
+                    Problem(field, "body is required: the approving body's code, e.g. TX-TMB")
+                )
+            continue
+        out.append(approval)
+    return out
+
+
 def empty_payload() -> dict[str, Any]:
     payload = {("fee_cents" if f.name == "fee" else f.name): empty_value(f) for f in TOP_FIELDS}
-    payload.update(occurrences=[], moc=[], rems=[])
+    payload.update(occurrences=[], moc=[], rems=[], approvals=[])
     return payload
 
 
@@ -250,8 +354,9 @@ def coerce_activity(
     """The canonical payload of one activity from raw values keyed by field name.
 
     `raw` holds layout field names (`fee` in dollars), and optionally `occurrences` (a list of
-    dicts, or a CSV occurrences cell), `moc` (a list of dicts with `board`) and `rems`. Unknown
-    keys are errors, named with the `where` prefix ("activity 3/").
+    dicts, or a CSV occurrences cell), `moc` (a list of dicts with `board`), `rems` and
+    `approvals` (a list of dicts with `body` and `id`, or a CSV approvals cell). Unknown keys
+    are errors, named with the `where` prefix ("activity 3/").
     """
     unknowns = Unknowns("unknown keys")
     problems: list[Problem] = _unknown_keys(
@@ -272,6 +377,7 @@ def coerce_activity(
     payload["occurrences"] = _occurrences(raw.get("occurrences"), where, problems, unknowns)
     payload["moc"] = _moc(raw.get("moc"), where, problems, unknowns)
     payload["rems"] = _rems(raw.get("rems"), where, problems, unknowns)
+    payload["approvals"] = _approvals(raw.get("approvals"), where, problems, unknowns)
     unknowns.finish(problems, where.rstrip("/") or "activity")
     return payload, problems
 
@@ -288,8 +394,8 @@ def raw_from_flat(cells: Mapping[FlatColumn, Any]) -> dict[str, Any]:
         if column.group == "field":
             assert column.spec is not None
             raw[column.spec.name] = value
-        elif column.group == "occurrences":
-            raw["occurrences"] = value if isinstance(value, str) or value is None else str(value)
+        elif column.group in ("occurrences", "approvals"):
+            raw[column.group] = value if isinstance(value, str) or value is None else str(value)
         elif is_empty(value):
             continue
         elif column.group == "moc":

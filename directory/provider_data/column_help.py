@@ -8,6 +8,7 @@ from `LAYOUT` and the reference data, so neither can disagree with what the read
 
 from __future__ import annotations
 
+from directory.provider_data.coerce import APPROVAL_SEPARATOR, COORDINATES_MARK, MAX_APPROVALS
 from directory.provider_data.layout import FieldSpec, FlatColumn, choices
 from directory.provider_data.values import LIST_SEPARATOR
 from directory.registry.reference import reference
@@ -17,6 +18,7 @@ _KIND_WORDS = {
     "long_text": "long text",
     "date": "date (YYYY-MM-DD)",
     "number": "number",
+    "degrees": "decimal degrees",
     "money": "US dollars",
     "yes_no": "yes or no",
     "choice": "one of a list",
@@ -24,15 +26,19 @@ _KIND_WORDS = {
 }
 
 
-def kind_text(spec: FieldSpec | None) -> str:
-    """A field's kind in words, with its length limit; None is the occurrences column."""
+def kind_text(spec: FieldSpec | None, group: str = "occurrences") -> str:
+    """A field's kind in words, with its limits; None is the occurrences (or, with that
+    group, the approvals) column."""
     if spec is None:
-        return "occurrences"
+        return f"approvals, at most {MAX_APPROVALS}" if group == "approvals" else "occurrences"
     kind = _KIND_WORDS[spec.kind]
     if spec.max_length and spec.kind in ("text", "long_text"):
         kind += f", at most {spec.max_length:,} characters"
-    elif spec.max_length and spec.kind == "list":
-        kind += f", each at most {spec.max_length:,} characters"
+    elif spec.kind == "list" and (spec.max_length or spec.max_items):
+        if spec.max_items:
+            kind += f", at most {spec.max_items:,} items"
+        if spec.max_length:
+            kind += f", each at most {spec.max_length:,} characters"
     return kind
 
 
@@ -49,8 +55,17 @@ def _required(column: FlatColumn) -> str:
 
 def _allowed(column: FlatColumn) -> str:
     spec = column.spec
+    ref = reference()
+    if column.group == "approvals":
+        bodies = "; ".join(f"{a.code} ({a.name})" for a in ref.approvers.values())
+        return f"BODY ID for each, the body one of: {bodies}"
+    if spec is not None and spec.name == "topics":
+        return "the tags' codes or names: " + "; ".join(ref.topics)
+    if spec is not None and spec.kind == "degrees":
+        bound = 90 if spec.name == "latitude" else 180
+        return f"-{bound} to {bound}"
     if column.group == "moc" and spec is not None and column.board:
-        board = reference().boards[column.board]
+        board = ref.boards[column.board]
         if spec.name == "practice_areas":
             return "; ".join(board.practice_areas)
         if spec.name == "credit_types":
@@ -73,7 +88,17 @@ def _help(column: FlatColumn) -> str:
     if column.group == "occurrences":
         return (
             "For an activity given more than once: START..END City, State, Country for each, "
-            f"separated by {LIST_SEPARATOR}, e.g. 2027-03-11..2027-03-12 Chicago, IL, US"
+            f"separated by {LIST_SEPARATOR}, e.g. 2027-03-11..2027-03-12 Chicago, IL, US; a "
+            f"place's latitude and longitude may follow: ... Chicago, IL, US {COORDINATES_MARK} "
+            "41.8916, -87.6094"
+        )
+    if column.group == "approvals":
+        return (
+            "Approvals of the course by a body that approves courses for a state's "
+            "requirement (some states count only approved courses): the body's code or full "
+            f"name, then the approval's id, separated by {APPROVAL_SEPARATOR}, e.g. "
+            f"TX-TMB HT-2026-0193 {APPROVAL_SEPARATOR} FL-BOM 20-48213. Give the topic tag "
+            "it approves too: an approval counts with its tag."
         )
     spec = column.spec
     assert spec is not None
@@ -82,7 +107,9 @@ def _help(column: FlatColumn) -> str:
     return spec.help
 
 
-def _example_text(spec: FieldSpec | None) -> str:
+def _example_text(spec: FieldSpec | None, group: str = "occurrences") -> str:
+    if spec is None and group == "approvals":
+        return "TX-TMB HT-2026-0193"
     if spec is None:
         return "2027-03-11..2027-03-12 Chicago, IL, US"
     example = spec.example
@@ -99,7 +126,7 @@ def _example_text(spec: FieldSpec | None) -> str:
 
 def column_help(column: FlatColumn) -> dict[str, str]:
     """What a provider needs to know about one column (the Help sheet and the docs)."""
-    name = "occurrences" if column.spec is None else column.spec.name
+    name = column.group if column.spec is None else column.spec.name
     if column.group == "moc":
         name = f"moc/registration[board]/{name}"
     elif column.group == "rems":
@@ -107,9 +134,9 @@ def column_help(column: FlatColumn) -> dict[str, str]:
     return {
         "column": column.header,
         "name": name,
-        "kind": kind_text(column.spec),
+        "kind": kind_text(column.spec, column.group),
         "required": _required(column),
         "allowed": _allowed(column),
         "help": _help(column),
-        "example": _example_text(column.spec) if column.group != "moc" else "",
+        "example": _example_text(column.spec, column.group) if column.group != "moc" else "",
     }

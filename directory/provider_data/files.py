@@ -71,7 +71,7 @@ MAX_ACTIVITIES = 50_000
 # activities), and cells of a sheet (openpyxl gives a row every cell up to its last one):
 # a sheet of millions of empty rows or of one cell in its last column is refused in a moment.
 MAX_SHEET_ROWS = 2 * MAX_ACTIVITIES
-MAX_SHEET_CELLS = 5_000_000  # 100 a row at the activity limit; the template has 68 columns
+MAX_SHEET_CELLS = 5_000_000  # 100 a row at the activity limit; the template has 72 columns
 # An .xlsx is a zip: refuse one that would unpack to more than this (a "zip bomb").
 MAX_XLSX_UNCOMPRESSED_BYTES = 200 * 1024 * 1024
 MAX_XLSX_ENTRIES = 10_000

@@ -18,7 +18,7 @@ from directory.registry.reference import reference
 
 LAYOUT_FILE = Path(__file__).resolve().parent / "activity_layout.toml"
 
-KINDS = ("text", "long_text", "date", "number", "money", "yes_no", "choice", "list")
+KINDS = ("text", "long_text", "date", "number", "degrees", "money", "yes_no", "choice", "list")
 REQUIRED_LEVELS = ("always", "active")
 # `choices_from` names an attribute of `Reference`.
 CHOICE_SOURCES = (
@@ -31,6 +31,7 @@ CHOICE_SOURCES = (
 )
 
 OCCURRENCES_HEADER = "Occurrences"
+APPROVALS_HEADER = "Approvals"
 REMS_PREFIX = "REMS"
 # Words written in capitals when a label is made from a field name ("rpc_id" -> "RPC id").
 _ACRONYMS = {"rpc": "RPC", "url": "URL", "cme": "CME", "mips": "MIPS", "rems": "REMS"}
@@ -50,6 +51,7 @@ class FieldSpec:
     help: str
     example: Any = field(compare=False)  # may be a list: kept out of equality and hashing
     choices_from: str | None
+    max_items: int | None = None  # for a list: how many items it may hold
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,7 @@ class Layout:
     occurrence_fields: tuple[FieldSpec, ...]
     moc_fields: tuple[FieldSpec, ...]
     rems_fields: tuple[FieldSpec, ...]
+    approval_fields: tuple[FieldSpec, ...]
 
     def field(self, name: str) -> FieldSpec:  # noqa: F811 - the method, not dataclasses.field
         for spec in self.fields:
@@ -93,7 +96,17 @@ def _spec(entry: dict[str, Any], group: str, index: int) -> FieldSpec:
         raise _fail(where, "needs a lower_case name")
     unknown = sorted(
         set(entry)
-        - {"name", "label", "kind", "required", "max_length", "help", "example", "choices_from"}
+        - {
+            "name",
+            "label",
+            "kind",
+            "required",
+            "max_length",
+            "max_items",
+            "help",
+            "example",
+            "choices_from",
+        }
     )
     if unknown:
         raise _fail(where, f"unknown keys {unknown}")
@@ -113,6 +126,11 @@ def _spec(entry: dict[str, Any], group: str, index: int) -> FieldSpec:
     max_length = entry.get("max_length")
     if max_length is not None and not (isinstance(max_length, int) and max_length > 0):
         raise _fail(where, "max_length must be a positive whole number")
+    max_items = entry.get("max_items")
+    if max_items is not None and not (
+        kind == "list" and isinstance(max_items, int) and max_items > 0
+    ):
+        raise _fail(where, "max_items must be a positive whole number, and only a list has it")
     label = entry.get("label") or label_from_name(name)
     return FieldSpec(
         name=name,
@@ -123,6 +141,7 @@ def _spec(entry: dict[str, Any], group: str, index: int) -> FieldSpec:
         help=str(entry.get("help", "")),
         example=entry.get("example"),
         choices_from=choices_from,
+        max_items=max_items,
     )
 
 
@@ -146,12 +165,13 @@ def load_layout(path: Path = LAYOUT_FILE) -> Layout:
         occurrence_fields=_group(raw, "occurrence_fields"),
         moc_fields=_group(raw, "moc_fields"),
         rems_fields=_group(raw, "rems_fields"),
+        approval_fields=_group(raw, "approval_fields"),
     )
     names = {f.name for f in layout.fields}
     for needed in ("provider_activity_id", "fee", "start_date", "end_date"):
         if needed not in names:
             raise _fail("fields", f"needs a field named {needed}")
-    clash = names & {"fee_cents", "occurrences", "moc", "rems"}
+    clash = names & {"fee_cents", "occurrences", "moc", "rems", "approvals"}
     if clash:
         raise _fail("fields", f"names reserved for the payload: {sorted(clash)}")
     if {"board"} & {f.name for f in layout.moc_fields}:
@@ -161,6 +181,8 @@ def load_layout(path: Path = LAYOUT_FILE) -> Layout:
     for group in ("occurrence_fields",):
         if not {"start_date", "end_date"} <= {f.name for f in getattr(layout, group)}:
             raise _fail(group, "needs start_date and end_date")
+    if [f.name for f in layout.approval_fields] != ["body", "id"]:
+        raise _fail("approval_fields", "must be body, then id (the registry stores those)")
     return layout
 
 
@@ -186,16 +208,17 @@ def choices(spec: FieldSpec, *, include_legacy: bool = True) -> tuple[str, ...]:
 
 # --- the flat (CSV / Excel) columns -----------------------------------------------------------
 
-ColumnGroup = Literal["field", "occurrences", "moc", "rems"]
+ColumnGroup = Literal["field", "occurrences", "approvals", "moc", "rems"]
 
 
 @dataclass(frozen=True, eq=False)  # one instance per column: compared and hashed by identity
 class FlatColumn:
-    """One CSV/Excel column: a top-level field, the occurrences cell, a board's or REMS item."""
+    """One CSV/Excel column: a top-level field, the occurrences or approvals cell, a board's
+    or REMS item."""
 
     header: str
     group: ColumnGroup
-    spec: FieldSpec | None = None  # None for the occurrences cell
+    spec: FieldSpec | None = None  # None for the occurrences and approvals cells
     board: str | None = None  # for group "moc"
     aliases: tuple[str, ...] = ()
 
@@ -214,6 +237,7 @@ def _flat_columns() -> tuple[FlatColumn, ...]:
     ref = reference()
     columns = [FlatColumn(f.label, "field", f, aliases=(f.name,)) for f in LAYOUT.fields]
     columns.append(FlatColumn(OCCURRENCES_HEADER, "occurrences", aliases=("occurrences",)))
+    columns.append(FlatColumn(APPROVALS_HEADER, "approvals", aliases=("approvals",)))
     for board in ref.collaborating_boards:
         for f in LAYOUT.moc_fields:
             if f.name == "content_areas" and not board.requires_content_areas:

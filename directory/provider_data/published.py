@@ -22,12 +22,13 @@ from typing import Any
 import jinja2
 
 from directory.provider_data import batch, files, reading
-from directory.provider_data.coerce import coerce_activity
+from directory.provider_data.coerce import COORDINATES_MARK, MAX_APPROVALS, coerce_activity
 from directory.provider_data.column_help import column_help, kind_text
 from directory.provider_data.files import CONTENT_TYPES, MAX_FILE_BYTES, MAX_XLSX_UNCOMPRESSED_BYTES
 from directory.provider_data.formats import csv_format, json_format, xlsx_format, xml_format
 from directory.provider_data.formats.rows import flat_row, occurrences_cell
 from directory.provider_data.layout import (
+    APPROVALS_HEADER,
     LAYOUT,
     OCCURRENCES_HEADER,
     flat_column_specs,
@@ -220,7 +221,10 @@ def render_docs() -> str:
     """The provider data layout as Markdown: `docs/provider-data.md` is this, committed."""
     ref = reference()
     columns = flat_column_specs()
-    sample = example_payloads()[1]  # it has occurrences, a board and REMS: every part shows
+    # It has occurrences (one with coordinates), a board, REMS, topic tags and an approval:
+    # every part shows.
+    sample = example_payloads()[1]
+    topics = LAYOUT.field("topics")
     keys = ["column", "name", "kind", "required", "allowed", "help", "example"]
     context = {
         "table": _table,
@@ -242,10 +246,32 @@ def render_docs() -> str:
         "required_headers": required_headers(),
         "list_separator": LIST_SEPARATOR,
         "occurrences_header": OCCURRENCES_HEADER,
+        "approvals_header": APPROVALS_HEADER,
+        "coordinates_mark": COORDINATES_MARK,
+        "topics_label": topics.label,
+        "max_topics": topics.max_items,
+        "max_approvals": MAX_APPROVALS,
+        "topic_rows": [[t.code, t.name, t.definition] for t in ref.topics.values()],
+        "approver_rows": [
+            [
+                a.code,
+                a.name,
+                "; ".join(
+                    f"{m.jurisdiction}: {m.name}"
+                    for m in ref.mandates.values()
+                    if m.approved_only and m.approver == a.code
+                ),
+            ]
+            for a in ref.approvers.values()
+        ],
+        "approval_rows": [
+            [f.name, kind_text(f), "always" if f.required == "always" else "", f.help]
+            for f in LAYOUT.approval_fields
+        ],
         "activity_rows": [
             [column_help(c)[k] for k in keys]
             for c in columns
-            if c.group in ("field", "occurrences")
+            if c.group in ("field", "occurrences", "approvals")
         ],
         "occurrences_example": occurrences_cell(sample["occurrences"]),
         "three_cities_example": three_cities_example(),

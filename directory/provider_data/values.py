@@ -1,9 +1,9 @@
 """One raw value from any format (CSV text, an Excel cell, XML text, a JSON value) to its type.
 
-`coerce_value(spec, raw)` reads one field by its layout kind (text, date, number, money, yes/no,
-choice, list) and raises `BadValue` with a message a provider can act on. Only the shape of a
-value is checked here: its type, its spelling, its length, whether it is one of the field's
-choices. Whole activities (nested occurrences and registrations, unknown keys) are
+`coerce_value(spec, raw)` reads one field by its layout kind (text, date, number, degrees,
+money, yes/no, choice, list) and raises `BadValue` with a message a provider can act on. Only
+the shape of a value is checked here: its type, its spelling, its length, whether it is one of
+the field's choices. Whole activities (nested occurrences and registrations, unknown keys) are
 `coerce.py`'s; whether values make sense together is `directory.registry.rules`'.
 
 The few functions at the end write a typed value back as the readers here read it, so that the
@@ -195,6 +195,11 @@ def _list(raw: Any, spec: FieldSpec) -> list[str]:
             raise BadValue(f"item {n}: {e}") from None
         if text is not None:
             out.append(text)
+            # Counted as read, so that a list of a million items stops at the limit.
+            if spec.max_items is not None and len(out) > spec.max_items:
+                raise BadValue(
+                    f"holds more than {spec.max_items:,} items; give at most {spec.max_items:,}"
+                )
     return out
 
 
@@ -236,6 +241,30 @@ def _number(raw: Any) -> float | None:
         raise bad
     if value < 0:
         raise BadValue(f"{shown(raw)} is negative; it must be 0 or more")
+    return value + 0.0  # -0.0 -> 0.0
+
+
+def _degrees(raw: Any) -> float | None:
+    """A latitude or longitude in decimal degrees: '41.8781', -87.6298. Its range is the
+    registry's rules' to judge (with the other half of the pair), not the reader's."""
+    if is_empty(raw):
+        return None
+    if not isinstance(raw, str):
+        _not_a_container(raw, "a number of decimal degrees")
+    bad = BadValue(f"'{shown(raw)}' is not a number of decimal degrees; write it like -87.6298")
+    if isinstance(raw, bool):
+        raise bad
+    too_long = _too_many_digits(raw)
+    if too_long is not None:
+        raise too_long
+    if isinstance(raw, int | float):
+        value = float(raw)
+    elif isinstance(raw, str) and _NUMBER.fullmatch(raw.strip()):
+        value = float(raw.strip())
+    else:
+        raise bad
+    if not math.isfinite(value):
+        raise bad
     return value + 0.0  # -0.0 -> 0.0
 
 
@@ -342,6 +371,7 @@ _COERCERS: dict[str, Callable[[Any, FieldSpec], Any]] = {
     "list": _list,
     "date": lambda raw, spec: _date(raw),
     "number": lambda raw, spec: _number(raw),
+    "degrees": lambda raw, spec: _degrees(raw),
     "money": lambda raw, spec: _money(raw),
     "yes_no": lambda raw, spec: _yes_no(raw),
     "choice": _choice,
@@ -358,6 +388,12 @@ def empty_value(spec: FieldSpec) -> Any:
 def plain_number(value: float) -> int | float:
     """A number as a spreadsheet cell or JSON number: 7 rather than 7.0."""
     return int(value) if float(value).is_integer() else value
+
+
+def degrees_text(value: float) -> str:
+    """Decimal degrees as text `_degrees` reads back to the same number: "41.8781", not the
+    six digits of "{:g}" (which would move a place by up to a hundred metres)."""
+    return str(plain_number(value))
 
 
 def dollars(cents: int) -> str:

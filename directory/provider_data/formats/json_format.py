@@ -154,7 +154,7 @@ def read(data: bytes, *, max_depth: int, max_containers: int) -> Iterator[Activi
 def _json_value(spec: FieldSpec, value: Any) -> Any:
     if isinstance(value, date):
         return value.isoformat()
-    if spec.kind == "number" and value is not None:
+    if spec.kind in ("number", "degrees") and value is not None:
         return plain_number(value)
     if spec.kind == "money" and value is not None:
         return plain_number(value / 100)
@@ -176,10 +176,11 @@ def json_activity(payload: Mapping[str, Any], skip_empty: bool = True) -> dict[s
         ("occurrences", LAYOUT.occurrence_fields, ()),
         ("moc", LAYOUT.moc_fields, ("board",)),
         ("rems", LAYOUT.rems_fields, ()),
+        ("approvals", LAYOUT.approval_fields, ()),
     )
     for key, specs, leading in nested:
         items = []
-        for item in payload[key]:
+        for item in payload.get(key) or []:
             obj = {k: item[k] for k in leading}
             for spec in specs:
                 if _nonempty(item[spec.name]) or not skip_empty:
@@ -198,6 +199,7 @@ def skeleton() -> dict[str, Any]:
         {"board": "ABIM", **{f.name: [] if f.kind == "list" else None for f in LAYOUT.moc_fields}}
     ]
     activity["rems"] = [{f.name: None for f in LAYOUT.rems_fields}]
+    activity["approvals"] = [{f.name: None for f in LAYOUT.approval_fields}]
     return activity
 
 

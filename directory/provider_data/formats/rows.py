@@ -16,7 +16,12 @@ from collections.abc import Mapping
 from typing import Any, Literal, NamedTuple
 
 from directory.provider_data import reading
-from directory.provider_data.coerce import coerce_activity, raw_from_flat
+from directory.provider_data.coerce import (
+    APPROVAL_SEPARATOR,
+    COORDINATES_MARK,
+    coerce_activity,
+    raw_from_flat,
+)
 from directory.provider_data.layout import (
     FieldSpec,
     FlatColumn,
@@ -28,6 +33,7 @@ from directory.provider_data.layout import (
 from directory.provider_data.reading import Activity, FileRejected, Unknowns, named
 from directory.provider_data.values import (
     LIST_SEPARATOR,
+    degrees_text,
     dollars,
     is_empty,
     plain_number,
@@ -144,8 +150,20 @@ def occurrences_cell(occurrences: list[dict[str, Any]]) -> str:
             place.insert(0, occ["venue"])
         if any(place):
             text += " " + ", ".join(place)
+        if occ.get("latitude") is not None and occ.get("longitude") is not None:
+            text += (
+                f" {COORDINATES_MARK} {degrees_text(occ['latitude'])}, "
+                f"{degrees_text(occ['longitude'])}"
+            )
         parts.append(text)
     return f" {LIST_SEPARATOR} ".join(parts)
+
+
+def approvals_cell(approvals: list[dict[str, Any]]) -> str:
+    """The approvals as one cell, in the shape `coerce.parse_approvals_cell` reads."""
+    return f" {APPROVAL_SEPARATOR} ".join(
+        " ".join(part for part in (a["body"], a.get("id")) if part) for a in approvals
+    )
 
 
 def _cell_value(spec: FieldSpec, value: Any, native: bool) -> Any:
@@ -160,6 +178,8 @@ def _cell_value(spec: FieldSpec, value: Any, native: bool) -> Any:
         return value if native else value.isoformat()
     if spec.kind == "number":
         return plain_number(value) if native else f"{value:g}"
+    if spec.kind == "degrees":
+        return plain_number(value) if native else degrees_text(value)
     if spec.kind == "money":
         if value == 0:
             return "free"
@@ -178,6 +198,9 @@ def flat_row(payload: Mapping[str, Any], native: bool = False) -> list[Any]:
         spec = column.spec
         if column.group == "occurrences":
             row.append(occurrences_cell(payload["occurrences"]) or None)
+            continue
+        if column.group == "approvals":
+            row.append(approvals_cell(payload["approvals"]) or None)
             continue
         assert spec is not None
         if column.group == "field":

@@ -1,8 +1,9 @@
 """XML: reading a provider's XML file, and writing the XML template and example.
 
 The file is `<activities>` holding one `<activity>` per activity; each field is an element named
-as in the layout, lists hold one element per item (`<objectives>` holds `<objective>`s), and
-board and REMS registrations name their board or program in an attribute.
+as in the layout, lists hold one element per item (`<objectives>` holds `<objective>`s,
+`<topics>` holds `<topic>`s), board and REMS registrations name their board or program in an
+attribute, and `<approvals>` holds `<approval>`s of a `<body>` and an `<id>`.
 
 Reading streams with `iterparse`, clearing each activity once read, so a large file needs the
 memory of one activity; an activity of more than `max_elements` elements is refused when
@@ -32,7 +33,7 @@ from defusedxml import DTDForbidden, EntitiesForbidden, ExternalReferenceForbidd
 from directory.provider_data.coerce import NESTED_KEYS, coerce_activity
 from directory.provider_data.layout import LAYOUT, FieldSpec
 from directory.provider_data.reading import Activity, FileRejected, Unknowns, first_char
-from directory.provider_data.values import dollars, printable
+from directory.provider_data.values import degrees_text, dollars, printable
 from directory.registry.rules import Problem
 
 DTD_MESSAGE = (
@@ -42,6 +43,7 @@ DTD_MESSAGE = (
 
 _FIELDS = {f.name: f for f in LAYOUT.fields}
 _OCCURRENCE_FIELDS = {f.name: f for f in LAYOUT.occurrence_fields}
+_APPROVAL_FIELDS = {f.name: f for f in LAYOUT.approval_fields}
 _MOC_FIELDS = {f.name: f for f in LAYOUT.moc_fields}
 # A REMS registration's program is its attribute, not an element.
 _REMS_FIELDS = {f.name: f for f in LAYOUT.rems_fields if f.name != "program"}
@@ -218,6 +220,10 @@ class _Reader:
                 raw[tag] = self.group(child, "registration", "board", _MOC_FIELDS, child_path)
             elif tag == "rems":
                 raw[tag] = self.group(child, "registration", "program", _REMS_FIELDS, child_path)
+            elif tag == "approvals" and not len(child):
+                raw[tag] = child.text  # "TX-TMB HT-1 | ..." as text: read like the CSV cell
+            elif tag == "approvals":
+                raw[tag] = self.group(child, "approval", None, _APPROVAL_FIELDS, child_path)
             elif _FIELDS[tag].kind == "list":
                 raw[tag] = self.items(child, child_path)
             else:
@@ -246,6 +252,8 @@ def _value_text(spec: FieldSpec, value: Any) -> str:
         return dollars(value)
     if spec.kind == "number":
         return f"{value:g}"
+    if spec.kind == "degrees":
+        return degrees_text(value)
     return str(value)
 
 
@@ -283,6 +291,10 @@ def xml_activity(payload: Mapping[str, Any]) -> ET.Element:
         for reg in payload["rems"]:
             element = ET.SubElement(rems, "registration", program=reg["program"])
             _add_fields(element, tuple(_REMS_FIELDS.values()), reg)
+    if payload.get("approvals"):
+        approvals = ET.SubElement(activity, "approvals")
+        for approval in payload["approvals"]:
+            _add_fields(ET.SubElement(approvals, "approval"), LAYOUT.approval_fields, approval)
     return activity
 
 

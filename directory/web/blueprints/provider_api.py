@@ -27,6 +27,7 @@ from directory.provider_data.files import (
 )
 from directory.registry import api_keys, rules
 from directory.registry.models import Activity, ApiKey, with_children
+from directory.registry.reference import reference
 from directory.web import jobs
 from directory.web.context import db_session, today
 from directory.web.errors import json_error as error
@@ -89,7 +90,9 @@ def _json_value(value: Any) -> Any:
 
 
 def describe(activity: Activity) -> dict[str, Any]:
-    """An activity as its provider sees it: its data, and how it stands in the directory."""
+    """An activity as its provider sees it: its data (its topic tags as codes, its approvals,
+    coordinates where it sent them), and how it stands in the directory, with the state
+    mandates its tags and approvals match."""
     day = today()
     payload = batch.payload_of(activity)
     fee_cents = payload.pop("fee_cents")
@@ -104,6 +107,9 @@ def describe(activity: Activity) -> dict[str, Any]:
             "why_not_listed": reasons,
             "counts_for": rules.counted_boards(activity, day) if not reasons else [],
             "boards": [rules.board_status(r, activity, day).summary() for r in activity.moc],
+            "mandates": reference().matched_mandates(
+                payload["topics"], [a["body"] for a in payload["approvals"]]
+            ),
         },
         "updated_at": activity.updated_at.isoformat() if activity.updated_at else None,
     }

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from directory.provider_data.coerce import MAX_APPROVALS
+from directory.provider_data.layout import LAYOUT
+
 # The most activities one page of the provider API lists (blueprints/provider_api.py uses it).
 MAX_PER_PAGE = 200
 # The last page it answers; a larger number is a 400, not an offset the database refuses.
@@ -166,15 +169,92 @@ def paths(max_per_page: int = MAX_PER_PAGE) -> dict[str, Any]:
     }
 
 
+def _place_fields(nullable: bool) -> dict[str, Any]:
+    """Latitude and longitude in decimal degrees: sent (optional), or read back (null when
+    not sent, the place then located from its city)."""
+    kind: Any = ["number", "null"] if nullable else "number"
+    return {
+        "latitude": {
+            "type": kind,
+            "minimum": -90,
+            "maximum": 90,
+            "description": "Decimal degrees, north positive; with longitude, or neither.",
+        },
+        "longitude": {
+            "type": kind,
+            "minimum": -180,
+            "maximum": 180,
+            "description": "Decimal degrees, east positive; with latitude, or neither.",
+        },
+    }
+
+
+def _tag_fields() -> dict[str, Any]:
+    """Topic tags and approvals, with the limits the readers apply."""
+    return {
+        "topics": {
+            "type": "array",
+            "maxItems": LAYOUT.field("topics").max_items,
+            "items": {"type": "string"},
+            "description": "Mandated-topic tags, as codes or names (any case): stored as "
+            "codes; a value that is no tag is saved with a warning and counts toward nothing.",
+        },
+        "approvals": {
+            "type": "array",
+            "maxItems": MAX_APPROVALS,
+            "description": "Approvals of the course by a body that approves courses for a "
+            "state's requirement; never inferred from the tags.",
+            "items": {
+                "type": "object",
+                "required": ["body"],
+                "properties": {
+                    "body": {
+                        "type": "string",
+                        "description": "The approving body's code (TX-TMB, ...; any case) "
+                        "or full name: stored as the code.",
+                    },
+                    "id": {"type": ["string", "null"], "description": "The approval's id."},
+                },
+            },
+        },
+    }
+
+
+def _occurrences(nullable: bool) -> dict[str, Any]:
+    text: Any = ["string", "null"] if nullable else "string"
+    return {
+        "type": "array",
+        "items": {
+            "type": "object",
+            "required": ["start_date", "end_date"],
+            "properties": {
+                "start_date": {"type": "string", "format": "date"},
+                "end_date": {"type": "string", "format": "date"},
+                "venue": {"type": text},
+                "city": {"type": text},
+                "state": {"type": text},
+                "country": {"type": text},
+                **_place_fields(nullable),
+            },
+        },
+    }
+
+
 def schemas() -> dict[str, Any]:
     listing = {
         "type": "object",
-        "required": ["listed", "why_not_listed", "counts_for", "boards"],
+        "required": ["listed", "why_not_listed", "counts_for", "boards", "mandates"],
         "properties": {
             "listed": {"type": "boolean"},
             "why_not_listed": {"type": "array", "items": {"type": "string"}},
             "counts_for": {"type": "array", "items": {"type": "string"}},
             "boards": {"type": "array", "items": {"type": "string"}},
+            "mandates": {
+                "type": "array",
+                "items": {"type": "string"},
+                "description": "Ids of the state (and federal) mandates the activity's "
+                "topic tags and approvals match, like TX-human-trafficking.",
+            },
         },
     }
     message = {
@@ -213,10 +293,22 @@ def schemas() -> dict[str, Any]:
     }
     activity = {
         "type": "object",
-        "required": ["id", "provider_activity_id", "listing"],
+        "required": [
+            "id",
+            "provider_activity_id",
+            "topics",
+            "approvals",
+            "latitude",
+            "longitude",
+            "occurrences",
+            "listing",
+        ],
         "properties": {
             "id": {"type": "integer"},
             "provider_activity_id": {"type": "string"},
+            **_tag_fields(),
+            **_place_fields(nullable=True),
+            "occurrences": _occurrences(nullable=True),
             "listing": listing,
         },
     }
@@ -231,6 +323,9 @@ def schemas() -> dict[str, Any]:
                 "start_date": {"type": "string"},
                 "end_date": {"type": "string"},
                 "url": {"type": "string"},
+                **_tag_fields(),
+                **_place_fields(nullable=False),
+                "occurrences": _occurrences(nullable=False),
             },
         },
         "ProviderActivity": activity,
