@@ -1287,14 +1287,19 @@ def test_a_runaway_quote_is_explained_in_words():
     assert "field limit" not in str(e.value)
 
 
-def test_a_long_header_of_quotes_and_commas_is_read_quickly():
-    # csv.Sniffer's expressions backtrack on such a line: seconds, growing with its square.
-    import time
+def test_a_long_header_of_quotes_and_commas_is_read_without_the_sniffer(monkeypatch):
+    # csv.Sniffer's expressions backtrack on such a line: seconds, growing with its square. The
+    # delimiter is counted instead; the sniffer must never be asked (no timing: a shared
+    # machine makes any time limit flaky, and BENCHMARKS.md is where speed is measured).
+    import csv
 
-    started = time.perf_counter()
+    def no_sniffing(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("csv.Sniffer was asked to read a header line")
+
+    monkeypatch.setattr(csv.Sniffer, "sniff", no_sniffing)
+    monkeypatch.setattr(csv.Sniffer, "has_header", no_sniffing)
     with pytest.raises(FileRejected, match="unknown columns"):
         read("a.csv", csv_file(',"' * 20_000, GOOD))
-    assert time.perf_counter() - started < 1.0
 
 
 @pytest.mark.parametrize("url", ["javascript:alert(1)", " JavaScript:alert(1)", "data:text/html,x"])
