@@ -1392,34 +1392,37 @@ def test_both_engines_answer_a_distance_search_alike(places_indexes):
         assert one.facets == other.facets, args
 
 
-def test_an_embedded_distance_search_reads_the_tree_not_every_point(places_indexes):
-    import sqlite3
+def test_an_embedded_distance_search_reads_only_the_places_of_its_box():
+    import random
+
+    from pyroaring import BitMap
 
     from indexer.embedded import geo
+    from indexer.embedded.bitmaps import Places
 
-    engine = places_indexes("embedded")
-    conn = sqlite3.connect(engine.path)
-    try:
-        box = geo.boxes(places.resolve(NEAR).point, MILES_50)[0]
-        plan = " ".join(
-            row[-1]
-            for row in conn.execute(
-                "EXPLAIN QUERY PLAN SELECT p.doc_id, p.lat, p.lon FROM geo g"
-                " JOIN points p ON p.id = g.id WHERE g.max_lat >= ? AND g.min_lat <= ?"
-                " AND g.max_lon >= ? AND g.min_lon <= ?",
-                box,
-            )
-        )
-    finally:
-        conn.close()
-    # The R*Tree answers the four bounds (constraints on all four columns), then each point
-    # is read by its id.
-    assert "VIRTUAL TABLE INDEX" in plan and "B0" in plan and "D1" in plan, plan
-    assert "INTEGER PRIMARY KEY" in plan, plan
+    rng = random.Random(7)
+    points = {(rng.uniform(-60, 70), rng.uniform(-170, 170)): BitMap([i]) for i in range(5000)}
+    snapshot_places = Places(points)
+    origin = places.resolve(NEAR).point
+    [box] = geo.boxes(origin, MILES_50)
+    band = snapshot_places.band(box[0], box[1])
+    # Bisection on latitude: the band holds the points of those latitudes and no others...
+    assert len(band) == sum(box[0] <= lat <= box[1] for lat, _ in points)
+    assert len(band) < len(points) / 20
+    # ...and the box, then the exact distance, keep exactly the points within the radius.
+    found = geo.near(snapshot_places, origin, MILES_50).documents
+    expected = {
+        next(iter(bits))
+        for (lat, lon), bits in points.items()
+        if places.distance_km(origin, places.Point(lat, lon)) <= MILES_50
+    }
+    assert set(found) == expected
 
 
 def test_embedded_points_follow_upserts_and_deletes(places_sessions, tmp_path):
     import sqlite3
+
+    from pyroaring import BitMap
 
     engine = EmbeddedEngine(tmp_path / "search.sqlite3")
     full_reindex(places_sessions, engine, "points", TODAY)
@@ -1436,10 +1439,16 @@ def test_embedded_points_follow_upserts_and_deletes(places_sessions, tmp_path):
     assert set(refused) == {1} and 1 not in engine.ids()
     conn = sqlite3.connect(engine.path)
     held = conn.execute("SELECT count(*) FROM points").fetchone()[0]
-    in_tree = conn.execute("SELECT count(*) FROM geo").fetchone()[0]
+    at_places = {
+        value: len(BitMap.deserialize(bits))
+        for value, bits in conn.execute("SELECT value, bits FROM bitmaps WHERE name = '~place'")
+    }
     docs = engine.documents(sorted(engine.ids())).values()
     conn.close()
-    assert held == in_tree == sum(len(d["locations"]) for d in docs)
+    assert held == sum(len(d["locations"]) for d in docs) == sum(at_places.values())
+    assert set(at_places) == {
+        f"{float(p['lat'])!r},{float(p['lon'])!r}" for d in docs for p in d["locations"]
+    }
 
 
 # --- an embedded index file an older version wrote ----------------------------------------------
@@ -1464,7 +1473,7 @@ def _written_before_delivery_was_one_value(path):
     conn.execute("BEGIN")
     for table, _ in store.SCORE_TABLES:
         conn.execute(f"DROP TABLE {table}")
-    for table in ("bitmaps", "meta", "geo", "points"):
+    for table in ("bitmaps", "meta", "points"):
         conn.execute(f"DROP TABLE {table}")
     for index in ("soonest", "credits", "points", "deadline", "newest"):
         conn.execute(f"DROP INDEX docs_{index}")
@@ -1532,7 +1541,7 @@ def test_an_embedded_index_from_before_is_upgraded_in_place_not_misread(tmp_path
 
 
 def _written_by_version_4(path, bodies_have_places):
-    """Rewrite an index file as version 4 wrote it: no points or R*Tree, no bitmaps of the
+    """Rewrite an index file as version 4 wrote it: no points, no bitmaps of places or of the
     mandate and topic facets, and (as its documents were rendered then) bodies with no
     locations, topics or mandates, unless `bodies_have_places`."""
     import json
@@ -1540,9 +1549,8 @@ def _written_by_version_4(path, bodies_have_places):
 
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("BEGIN")
-    conn.execute("DROP TABLE geo")
     conn.execute("DROP TABLE points")
-    conn.execute("DELETE FROM bitmaps WHERE name IN ('mandate', 'topic')")
+    conn.execute("DELETE FROM bitmaps WHERE name IN ('mandate', 'topic', '~place')")
     if not bodies_have_places:
         for doc_id, body in conn.execute("SELECT id, body FROM docs").fetchall():
             doc = json.loads(body)

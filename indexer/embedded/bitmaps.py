@@ -18,7 +18,8 @@ with a new generation; a process keeps the bitmaps of the generation it last rea
 
 Names: a facet's own name ("board", "practice_area", ...) for its values; for the columns
 filters compare, a name starting with "~" (`END`, `START`, `NEXT`, `CREDITS`, `ENDURING`, and
-`DEADLINE` + board).
+`DEADLINE` + board); for distance search, `PLACE`, one bitmap per distinct point ("lat,lon"),
+which a snapshot keeps in latitude order (`Places`).
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ CREDITS = "~cme_credits"
 ENDURING = "~enduring"
 DEADLINE = "~deadline:"  # + the board: that board's claim deadlines
 ANY_DEADLINE = "~deadline"  # any board's
+PLACE = "~place"  # + "lat,lon" (each float's repr): the documents at that point
 
 # The range columns and the document field each one holds. Their values sort as text (ISO
 # dates) except credits, which sort as numbers.
@@ -65,6 +67,13 @@ def keys(doc: Mapping[str, Any]) -> Iterator[Key]:
         if deadline:
             yield DEADLINE + board, deadline
             yield ANY_DEADLINE, deadline
+    for point in doc.get("locations") or ():
+        yield PLACE, place_value(point["lat"], point["lon"])
+
+
+def place_value(lat: Any, lon: Any) -> str:
+    """A point as a bitmap's value: each coordinate's repr, which reads back the same float."""
+    return f"{float(lat)!r},{float(lon)!r}"
 
 
 def union(bitmaps: Iterable[BitMap]) -> BitMap:
@@ -148,6 +157,34 @@ class Range:
         return union(self.bitmaps[start:stop])
 
 
+class Places:
+    """Every distinct point documents are at, in latitude order, with the documents at each.
+    A distance search reads the latitude band of its box by bisection, and only the points in
+    it: the documents of a city share its point, so there are a few thousand points where
+    there are a million documents."""
+
+    def __init__(self, points: Mapping[tuple[float, float], BitMap]) -> None:
+        self.points = sorted(points.items())
+        self.lats = [lat for (lat, _), _ in self.points]
+
+    def __len__(self) -> int:
+        return len(self.points)
+
+    def band(self, min_lat: float, max_lat: float) -> list[tuple[tuple[float, float], BitMap]]:
+        """The points with min_lat <= latitude <= max_lat."""
+        low = bisect.bisect_left(self.lats, min_lat)
+        high = bisect.bisect_right(self.lats, max_lat)
+        return self.points[low:high]
+
+    def in_box(
+        self, min_lat: float, max_lat: float, min_lon: float, max_lon: float
+    ) -> Iterator[tuple[float, float, BitMap]]:
+        """(lat, lon, documents) of each point inside the box."""
+        for (lat, lon), bits in self.band(min_lat, max_lat):
+            if min_lon <= lon <= max_lon:
+                yield lat, lon, bits
+
+
 class Snapshot:
     """The bitmaps of one generation of the index file, read-only, and the filters derived
     from them (a range's union is kept for the next request asking for it: the same few
@@ -157,6 +194,7 @@ class Snapshot:
         self.generation = generation
         self.facets: dict[str, dict[str, BitMap]] = {f.name: {} for f in FACETS}
         ranges: dict[str, dict[Any, BitMap]] = {}
+        points: dict[tuple[float, float], BitMap] = {}
         self.enduring = BitMap()
         for name, value, blob in rows:
             bits = BitMap.deserialize(blob)
@@ -164,9 +202,13 @@ class Snapshot:
                 self.facets[name][value] = bits
             elif name == ENDURING:
                 self.enduring = bits
+            elif name == PLACE:
+                lat, _, lon = value.partition(",")
+                points[(float(lat), float(lon))] = bits
             else:
                 ranges.setdefault(name, {})[float(value) if name == CREDITS else value] = bits
         self.ranges = {name: Range(values) for name, values in ranges.items()}
+        self.places = Places(points)
         # Every document has an end date.
         self.documents = len(self.ranges[END].between()) if END in self.ranges else 0
         self._derived: dict[tuple[Any, ...], BitMap] = {}

@@ -1,10 +1,13 @@
 """Distance search in the embedded index: the documents with a point within a radius.
 
-The points of every document's `locations` are in an R*Tree (`indexer.embedded.store`: table
-`geo`, exact coordinates in `points`). A search asks the tree for the points inside the
-radius's bounding box, in latitude and longitude, then keeps those whose great-circle distance
+Every distinct point documents are at has a bitmap of them (`indexer.embedded.bitmaps.PLACE`),
+and a snapshot keeps the points in latitude order (`bitmaps.Places`). A search takes the
+points inside the radius's bounding box (the latitude band by bisection, then the longitudes
+of the points in it), keeps those whose great-circle distance
 (`directory.registry.places.distance_km`, the haversine OpenSearch's `arc` uses) is within the
-radius. The tree answers from the few pages that cover the box: no search reads every point.
+radius, and unites their bitmaps: one distance per place, not per document, and no search
+reads every point. The exact points of each document (`indexer.embedded.store`, table
+`points`, by doc_id) answer how far the documents beyond the radius are, for the sort.
 
 The box of a circle of angular radius d around (lat, lon), after Matuschek ("Finding Points
 Within a Distance of a Latitude/Longitude Using Bounding Coordinates"): latitudes lat +/- d;
@@ -24,6 +27,7 @@ from dataclasses import dataclass
 from pyroaring import BitMap
 
 from directory.registry.places import EARTH_RADIUS_KM, Point, distance_km
+from indexer.embedded.bitmaps import Places
 
 # Degrees added to every side of a box: the box's own arithmetic in floating point must never
 # leave out a point the exact distance keeps (the tree itself rounds its boxes outwards).
@@ -52,53 +56,52 @@ def boxes(origin: Point, radius_km: float) -> list[Box]:
     return [(low, high, west, east)]
 
 
+Group = tuple[float, BitMap]  # a distance (km) and the documents at it
+
+
 @dataclass(frozen=True)
 class Near:
-    """The documents with a point within the radius, and each one's nearest distance (km)."""
+    """The documents with a point within the radius, and the same by distance: each distinct
+    point within the radius with the documents at it, nearest first. A document at several
+    points is in several groups; its first is its nearest."""
 
     documents: BitMap
-    nearest: dict[int, float]
+    groups: list[Group]
 
 
-def near(conn: sqlite3.Connection, origin: Point, radius_km: float) -> Near:
-    """The documents of the index with a point within `radius_km` of `origin`, in the
-    caller's read transaction."""
-    nearest: dict[int, float] = {}
+def _grouped(
+    origin: Point, rows: Iterable[tuple[float, float, str]], radius_km: float
+) -> list[Group]:
+    """(distance, documents) of each distinct point within `radius_km`, nearest first."""
+    groups = []
+    for lat, lon, ids in rows:
+        km = distance_km(origin, Point(lat, lon))
+        if km <= radius_km:
+            groups.append((km, BitMap(json.loads(ids))))
+    groups.sort(key=lambda g: g[0])
+    return groups
+
+
+def near(places: Places, origin: Point, radius_km: float) -> Near:
+    """The documents with a point within `radius_km` of `origin`, among `places` (the
+    snapshot's points)."""
+    groups: list[Group] = []
     for box in boxes(origin, radius_km):
-        rows = conn.execute(
-            "SELECT p.doc_id, p.lat, p.lon FROM geo g JOIN points p ON p.id = g.id"
-            " WHERE g.max_lat >= ? AND g.min_lat <= ? AND g.max_lon >= ? AND g.min_lon <= ?",
-            box,
-        )
-        _nearest(origin, rows, nearest, radius_km)
-    return Near(BitMap(nearest), nearest)
+        for lat, lon, bits in places.in_box(*box):
+            km = distance_km(origin, Point(lat, lon))
+            if km <= radius_km:
+                groups.append((km, bits))
+    groups.sort(key=lambda g: g[0])
+    documents = BitMap.union(*(bits for _, bits in groups)) if groups else BitMap()
+    return Near(documents, groups)
 
 
-def nearest_km(conn: sqlite3.Connection, origin: Point, documents: BitMap) -> dict[int, float]:
-    """The distance from `origin` to the nearest point of each of `documents` that has one,
-    however far (read by document id, for the ones a page reaches beyond the radius)."""
+def nearest_groups(conn: sqlite3.Connection, origin: Point, documents: BitMap) -> list[Group]:
+    """The points of `documents`, however far, each with its documents, nearest first (read
+    by document id, for the ones a page reaches beyond the radius)."""
     rows = conn.execute(
-        "SELECT doc_id, lat, lon FROM points WHERE doc_id IN (SELECT value FROM json_each(?))",
+        "SELECT lat, lon, json_group_array(doc_id) FROM points"
+        " WHERE doc_id IN (SELECT value FROM json_each(?)) GROUP BY lat, lon",
         (json.dumps(documents.to_array().tolist()),),
     )
-    return _nearest(origin, rows, {})
-
-
-def _nearest(
-    origin: Point,
-    rows: Iterable[tuple[int, float, float]],
-    nearest: dict[int, float],
-    radius_km: float = math.inf,
-) -> dict[int, float]:
-    """`nearest` with each row's document at its point's distance, where that is nearer
-    than what it holds and within `radius_km`."""
-    # Documents share points (every one located in a city has the city's): each distance
-    # is computed once.
-    known: dict[tuple[float, float], float] = {}
-    for doc_id, lat, lon in rows:
-        km = known.get((lat, lon))
-        if km is None:
-            km = known[(lat, lon)] = distance_km(origin, Point(lat, lon))
-        if km <= radius_km and km < nearest.get(doc_id, math.inf):
-            nearest[doc_id] = km
-    return nearest
+    return _grouped(origin, rows, math.inf)

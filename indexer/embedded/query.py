@@ -18,8 +18,8 @@ the cardinality of its bitmap's intersection with the matching set. The facets n
 selected are counted over the full selection; a selected facet over every other selection
 (disjunctive counts, as `directory.search` describes).
 
-Distance: the documents with a point within the radius come from the R*Tree of
-`indexer.embedded.geo`, as a bitmap intersected with the filters (united, with
+Distance: the documents with a point within the radius come from the places of the
+snapshot (`indexer.embedded.geo`), as a bitmap intersected with the filters (united, with
 include_online, with the delivery bitmaps of what can be attended from home); sorted by
 distance, those with a point come nearest first, then the others as soonest orders them.
 """
@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import heapq
 import json
+import math
 import sqlite3
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
@@ -116,7 +117,7 @@ def search(
     base = _filters(snapshot, request, today)
     close = None
     if request.origin is not None and request.radius_km is not None:
-        close = geo.near(conn, request.origin, request.radius_km)
+        close = geo.near(snapshot.places, request.origin, request.radius_km)
         where = close.documents
         if request.include_online:
             where = where | snapshot.any_of("delivery", ONLINE_DELIVERY)
@@ -210,39 +211,46 @@ def _by_distance(
     kept by include_online, those whose points are all farther (looked up only when the page
     reaches them); then those with no point at all, as the soonest sort orders them."""
     located = matching & close.documents
-    ranked = _nearest_first(conn, close.nearest, located, end)
+    soonest = replace(request, sort="soonest", page=1)
+    ranked = _nearest_first(conn, close.groups, located, documents, soonest, end)
     rest = matching - located
     if len(ranked) >= end or not rest:
         return ranked
     assert request.origin is not None
-    far = geo.nearest_km(conn, request.origin, rest)
-    ranked += _nearest_first(conn, far, BitMap(far), end - len(ranked))
+    far = geo.nearest_groups(conn, request.origin, rest)
+    ranked += _nearest_first(conn, far, rest, documents, soonest, end - len(ranked))
     if len(ranked) >= end:
         return ranked
-    nowhere = rest - BitMap(far)
-    soonest = replace(request, sort="soonest")
+    nowhere = rest - BitMap.union(*(bits for _, bits in far)) if far else rest
     return ranked + _in_order(conn, nowhere, documents, soonest, (), end - len(ranked))
 
 
 def _nearest_first(
-    conn: sqlite3.Connection, distances: dict[int, float], ids: BitMap, end: int
+    conn: sqlite3.Connection,
+    groups: list[geo.Group],
+    ids: BitMap,
+    documents: int,
+    soonest: SearchRequest,
+    end: int,
 ) -> list[int]:
-    """`ids` by distance, then soonest, then id, up to `end`. Many share a distance (the
-    documents held in one city share its point), so the soonest start is looked up for the
-    page's documents and those tied with its last."""
-    if not ids or end <= 0:
-        return []
-    by_distance = sorted(ids, key=distances.__getitem__)
-    cut = distances[by_distance[min(end, len(by_distance)) - 1]]
-    wanted = [i for i in by_distance if distances[i] <= cut]
-    soonest = {
-        doc_id: (next_start is None, next_start or "")
-        for doc_id, next_start in conn.execute(
-            "SELECT id, next_start FROM docs WHERE id IN (SELECT value FROM json_each(?))",
-            (json.dumps(wanted),),
-        )
-    }
-    return sorted(wanted, key=lambda i: (distances[i], soonest[i], i))[:end]
+    """`ids` by distance (each at its nearest group of `groups`, which come nearest first),
+    then soonest, then id, up to `end`. Whole groups are ties (a city's documents share its
+    point), so each group is put in soonest order as that sort does it (`_in_order`), and
+    only as far as the page still needs."""
+    ranked: list[int] = []
+    seen = BitMap()
+    pending: tuple[float, BitMap] | None = None  # the documents at one distance, not yet ranked
+    for km, bits in [*groups, (math.inf, BitMap())]:
+        if pending is not None and km != pending[0]:
+            ranked += _in_order(conn, pending[1], documents, soonest, (), end - len(ranked))
+            pending = None
+            if len(ranked) >= end:
+                break
+        part = (bits & ids) - seen
+        if part:
+            seen |= part
+            pending = (km, pending[1] | part) if pending else (km, part)
+    return ranked
 
 
 def _in_order(

@@ -11,9 +11,9 @@ Layout of the index file:
   every write;
 - labels: the name of each provider id, for the provider facet;
 - deadlines: (doc_id, board, points, deadline) for per-board sorts and the claim window;
-- points and geo: every point of each document's `locations` (points: id, doc_id, lat, lon,
-  by doc_id) and an R*Tree over them (geo, SQLite's rtree module, same id): what a distance
-  search finds its candidates in (`indexer.embedded.geo`);
+- points: every point of each document's `locations` (id, doc_id, lat, lon, by doc_id): how
+  far the documents beyond a search's radius are (`indexer.embedded.geo`); a distance search
+  itself reads the bitmap of each distinct point (`bitmaps.PLACE`);
 - words: the unstemmed words of titles, keywords, practice areas, boards and providers, for
   typo correction;
 - suggestions: whole titles, practice areas and providers, for typeahead.
@@ -151,17 +151,12 @@ def _points(docs: Sequence[Mapping[str, Any]]) -> list[tuple[int, float, float]]
 
 
 def _insert_points(conn: sqlite3.Connection, points: list[tuple[int, float, float]]) -> None:
-    """The points, and their R*Tree entries (degenerate boxes: one point each) under the same
-    ids, numbered on from the highest id in use."""
+    """The points, numbered on from the highest id in use."""
     if not points:
         return
     (last,) = conn.execute("SELECT coalesce(max(id), 0) FROM points").fetchone()
     rows = [(last + i, doc_id, lat, lon) for i, (doc_id, lat, lon) in enumerate(points, 1)]
     conn.executemany("INSERT INTO points VALUES (?, ?, ?, ?)", rows)
-    conn.executemany(
-        "INSERT INTO geo VALUES (?, ?, ?, ?, ?)",
-        [(i, lat, lat, lon, lon) for i, _, lat, lon in rows],
-    )
 
 
 # What version 5's documents added (`indexer.document`), as a document that says nothing of
@@ -170,8 +165,8 @@ _ADDED_IN_5: Mapping[str, Any] = {"locations": [], "topic": [], "approvals": [],
 
 
 def _geo(conn: sqlite3.Connection) -> None:
-    """4 -> 5: the points of distance search (`points`, `geo`), and the bitmaps of the mandate
-    and topic facets, from the stored bodies.
+    """4 -> 5: the points of distance search (`points`, and a bitmap per place), and the
+    bitmaps of the mandate and topic facets, from the stored bodies.
 
     A body version 4 stored has no `locations`, `topic`, `approvals` or `mandate`, nor its
     sessions' `lat` and `lon` (the documents gained them with this version): each is added
@@ -181,7 +176,7 @@ def _geo(conn: sqlite3.Connection) -> None:
     _execute(conn, _GEO_TABLES)
     pending = bitmaps.Pending()
     points: list[tuple[int, float, float]] = []
-    added = {"mandate", "topic"}
+    added = {"mandate", "topic", bitmaps.PLACE}
     rewritten = []
     for doc_id, body in conn.execute("SELECT id, body FROM docs").fetchall():
         doc = json.loads(body)
@@ -252,13 +247,12 @@ CREATE INDEX deadlines_points ON deadlines (board, points DESC, doc_id);
 CREATE INDEX deadlines_dates ON deadlines (board, deadline, doc_id);
 """
 
-# Distance search's points: the R*Tree (32-bit floats, rounded outwards, so a box query never
-# misses a point) holds where, `points` the exact coordinates and whose, by doc_id for removal.
+# Each document's points, exact, by doc_id: for removal, and for the distance of documents
+# beyond a search's radius.
 _GEO_TABLES = """
 CREATE TABLE points (id INTEGER PRIMARY KEY, doc_id INTEGER NOT NULL, lat REAL NOT NULL,
     lon REAL NOT NULL);
 CREATE INDEX points_by_doc ON points (doc_id);
-CREATE VIRTUAL TABLE geo USING rtree(id, min_lat, max_lat, min_lon, max_lon);
 """
 
 SCHEMA = (
@@ -391,7 +385,6 @@ def remove(conn: sqlite3.Connection, ids: list[int], pending: bitmaps.Pending) -
             f"DELETE FROM docs WHERE id IN ({marks})",
             f"DELETE FROM fts WHERE rowid IN ({marks})",
             f"DELETE FROM deadlines WHERE doc_id IN ({marks})",
-            f"DELETE FROM geo WHERE id IN (SELECT id FROM points WHERE doc_id IN ({marks}))",
             f"DELETE FROM points WHERE doc_id IN ({marks})",
         ):
             conn.execute(sql, chunk)
