@@ -17,7 +17,6 @@ current schema; both indexes are built fresh here, so every document has its pla
 from __future__ import annotations
 
 import argparse
-import inspect
 import json
 import os
 import statistics
@@ -26,7 +25,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from bench.ratios import Http, percentile
+from bench.ratios import Http, percentile, recording_searches
 from bench.search import TODAY, as_args, registry
 from directory.registry.db import make_sessionmaker, upgrade
 from directory.search import SearchRequest, parse_request
@@ -100,32 +99,9 @@ def embedded_figure(engine: SearchEngine, rounds: int) -> dict[str, Any]:
 
 def _recorded(engine: Any, request: SearchRequest) -> list[tuple[str, str, bytes]]:
     """The search requests the engine sends OpenSearch to answer `request`."""
-    from opensearchpy.transport import Transport
-
-    original = Transport.perform_request
-    signature = inspect.signature(original)
-    calls: list[tuple[str, str, bytes]] = []
-
-    def recording(*args: Any, **kwargs: Any) -> Any:
-        bound = signature.bind(*args, **kwargs).arguments
-        url = str(bound["url"])
-        if url.endswith(("/_search", "/_msearch")):
-            body = bound.get("body")
-            if not isinstance(body, bytes | str):
-                body = json.dumps(body)
-            params = bound.get("params") or {}
-            query = "?" + "&".join(f"{k}={v}" for k, v in params.items()) if params else ""
-            calls.append(
-                (bound["method"], url + query, body.encode() if isinstance(body, str) else body)
-            )
-        return original(*args, **kwargs)
-
-    Transport.perform_request = recording  # type: ignore[method-assign]
-    try:
+    with recording_searches() as calls:
         engine.search(request, TODAY)
-    finally:
-        Transport.perform_request = original  # type: ignore[method-assign]
-    return calls
+    return list(calls)
 
 
 def opensearch_figure(engine: Any, url: str, rounds: int) -> dict[str, Any]:

@@ -177,6 +177,37 @@ class Http:
         self.conn.close()
 
 
+@contextlib.contextmanager
+def recording_searches() -> Any:
+    """While inside: the search requests opensearch-py sends (method, path with query
+    string, JSON body), recorded at its transport and sent on as usual."""
+    from opensearchpy.transport import Transport
+
+    original = Transport.perform_request
+    signature = inspect.signature(original)
+    calls: list[tuple[str, str, bytes]] = []
+
+    def recording(*args: Any, **kwargs: Any) -> Any:
+        bound = signature.bind(*args, **kwargs).arguments
+        url = str(bound["url"])
+        if url.endswith(("/_search", "/_msearch")):
+            params = bound.get("params") or {}
+            query = f"?{urllib.parse.urlencode(params)}" if params else ""
+            body = bound.get("body")
+            if not isinstance(body, bytes | str):
+                body = json.dumps(body)
+            calls.append(
+                (bound["method"], url + query, body.encode() if isinstance(body, str) else body)
+            )
+        return original(*args, **kwargs)
+
+    Transport.perform_request = recording  # type: ignore[method-assign]
+    try:
+        yield calls
+    finally:
+        Transport.perform_request = original  # type: ignore[method-assign]
+
+
 # --- the run's shared state ---------------------------------------------------------------------
 
 
@@ -305,8 +336,6 @@ class Context:
         answer it on `kind` ("api" or "html"), recorded at the transport of opensearch-py
         while the app answers in-process: (method, path with query string, JSON body)."""
         if kind not in self._recorded:
-            from opensearchpy.transport import Transport
-
             from directory.config import Config
             from directory.web import create_app
 
@@ -315,39 +344,14 @@ class Context:
             data.mkdir(exist_ok=True)
             app = create_app(Config.from_env(self.env(data)))
             client = app.test_client()
-            original = Transport.perform_request
-            signature = inspect.signature(original)
-            calls: list[tuple[str, str, bytes]] = []
-
-            def recording(*args: Any, **kwargs: Any) -> Any:
-                bound = signature.bind(*args, **kwargs).arguments
-                url = str(bound["url"])
-                if url.endswith(("/_search", "/_msearch")):
-                    params = bound.get("params") or {}
-                    query = f"?{urllib.parse.urlencode(params)}" if params else ""
-                    body = bound.get("body")
-                    if not isinstance(body, bytes | str):
-                        body = json.dumps(body)
-                    calls.append(
-                        (
-                            bound["method"],
-                            url + query,
-                            body.encode() if isinstance(body, str) else body,
-                        )
-                    )
-                return original(*args, **kwargs)
-
             found = []
-            Transport.perform_request = recording  # type: ignore[method-assign]
-            try:
+            with recording_searches() as calls:
                 for path in paths(kind):
                     calls.clear()
                     response = client.get(path)
                     if response.status_code != 200:
                         raise RuntimeError(f"{path}: HTTP {response.status_code}")
                     found.append(list(calls))
-            finally:
-                Transport.perform_request = original  # type: ignore[method-assign]
             self._recorded[kind] = found
         return self._recorded[kind]
 
