@@ -762,3 +762,172 @@ def test_feeds_and_the_embed_take_the_state_and_the_place(client, mandated):
     assert f"/activities/{TAGGED_APPROVED}?my_state={state}" in item[1]
     nearby = client.get("/embed?near=Omaha%2C+NE&within=75").get_data(as_text=True)
     assert "within 75 mi of Omaha, NE" in nearby and 'class="distance"' in nearby
+
+
+# --- a provider's public page: every listing by page, facets within the provider ----------------
+
+MANY = 9200  # more listings than a page holds: a third count for ABA, the rest for ABIM
+OTHER = 9201  # another provider's listings, all ABA and in Texas: never on MANY's page
+MANY_LISTINGS = 45
+OTHER_LISTINGS = 7
+
+
+@pytest.fixture
+def paged(app, engine):
+    with app.app_context():
+        from directory.web.context import today
+
+        day = today()
+    many = f.provider(id=MANY, name="Many Listings CME")
+    other = f.provider(id=OTHER, name="Other Listings CME")
+
+    def listed(activity_id, provider, aba, **fields):
+        deadline = day + timedelta(days=90)
+        return f.activity(
+            id=activity_id,
+            provider_activity_id=f"PAGED-{activity_id}",
+            provider=provider,
+            title=f"Listing {activity_id}",
+            start_date=day + timedelta(days=5 + activity_id % 20),
+            end_date=day + timedelta(days=6 + activity_id % 20),
+            moc=[f.aba(claim_deadline=deadline) if aba else f.abim(claim_deadline=deadline)],
+            **fields,
+        )
+
+    mine = {7000 + i: i % 3 == 0 for i in range(MANY_LISTINGS)}  # id: counts for ABA
+    theirs = [8000 + i for i in range(OTHER_LISTINGS)]
+    with Session(engine) as session:
+        session.add_all(listed(n, many, aba) for n, aba in mine.items())
+        session.add_all(listed(n, other, True, city="Austin", state="TX") for n in theirs)
+        session.commit()
+    index_app(app)
+    return {
+        "mine": set(mine),
+        "aba": {n for n, aba in mine.items() if aba},
+        "theirs": set(theirs),
+    }
+
+
+def _listed_ids(html: str) -> list[int]:
+    results = re.search(r'<ol id="results" class="cards">(.*?)</ol>', html, re.S)
+    assert results, "no results list on the page"
+    cards = re.findall(r'class="card-title"><a href="/activities/(\d+)', results[1])
+    return [int(n) for n in cards]
+
+
+def _next_link(html: str) -> str | None:
+    link = re.search(r'<a rel="next" href="([^"]+)"', html)
+    return link[1].replace("&amp;", "&") if link else None
+
+
+def _walk(client, url: str) -> tuple[list[int], list[str]]:
+    """Every listing from the first page by the "next" links, and the pages' addresses."""
+    ids, urls = [], []
+    while url:
+        response = client.get(url)
+        assert response.status_code == 200, url
+        html = response.get_data(as_text=True)
+        ids += _listed_ids(html)
+        urls.append(url)
+        url = _next_link(html)
+        assert len(urls) <= 100, "the next links never end"
+    return ids, urls
+
+
+def test_a_providers_page_reaches_every_listing_once_by_page(client, paged):
+    ids, urls = _walk(client, f"/providers/{MANY}")
+    assert sorted(ids) == sorted(paged["mine"])  # each once, none missing, no one else's
+    assert len(urls) == -(-MANY_LISTINGS // 20)  # the search page's default page size
+
+    first = client.get(f"/providers/{MANY}").get_data(as_text=True)
+    assert f"Listed activities ({MANY_LISTINGS})" in first
+    numbers = re.search(r'<ul class="page-numbers">(.*?)</ul>', first, re.S)
+    assert numbers, "no page numbers"
+    assert re.findall(r'href="([^"]+)"', numbers[1]) == [
+        f"/providers/{MANY}?page={n}" for n in range(2, len(urls) + 1)
+    ]
+
+
+def test_a_providers_pages_keep_the_query_in_every_link(client, paged):
+    ids, urls = _walk(client, f"/providers/{MANY}?board=ABA&per_page=4&sort=deadline")
+    assert sorted(ids) == sorted(paged["aba"])
+    assert len(urls) == -(-len(paged["aba"]) // 4)
+    for url in urls[1:]:
+        assert url.startswith(f"/providers/{MANY}?")
+        assert "board=ABA" in url and "per_page=4" in url and "sort=deadline" in url
+        assert "provider=" not in url  # the path names the provider
+    # The form sends what it has no field for (the page size), so applying a filter keeps it.
+    html = client.get(urls[1]).get_data(as_text=True)
+    assert '<input type="hidden" name="per_page" value="4">' in html
+    assert re.search(r'name="board" value="ABA" checked>', html)
+
+
+def _counts(html: str, facet: str) -> dict[str, int]:
+    return {
+        value: int(count.replace(",", ""))
+        for value, count in re.findall(
+            rf'name="{facet}" value="([^"]+)"[^>]*> <span class="facet-label"[^>]*>[^<]*</span>'
+            r' <span class="count">([\d,]+)</span>',
+            html,
+        )
+    }
+
+
+def test_a_providers_facets_count_its_own_listings_only(client, paged):
+    html = client.get(f"/providers/{MANY}").get_data(as_text=True)
+    aba = len(paged["aba"])
+    boards = _counts(html, "board")
+    # The other provider's listings are all ABA: counted, they would make ABA's count larger.
+    assert (boards["ABIM"], boards["ABA"]) == (MANY_LISTINGS - aba, aba)
+    assert "TX" not in _counts(html, "state")  # only the other provider is in Texas
+    # The provider facet would list other providers: it is not on the page.
+    assert 'data-facet="provider"' not in html
+    # Its links stay on the provider's page.
+    show = re.findall(r'<a class="facet-all" href="([^"]+)"', html)
+    assert all(link.startswith(f"/providers/{MANY}?") for link in show)
+    # Selecting a value narrows within the provider; its chip's link removes it there.
+    narrowed = client.get(f"/providers/{MANY}?board=ABA").get_data(as_text=True)
+    assert sorted(_listed_ids(narrowed)) == sorted(paged["aba"])
+    assert f'<a class="chip" href="/providers/{MANY}">' in narrowed
+
+
+def test_a_provider_parameter_never_shows_another_providers_listings(client, paged):
+    own = _listed_ids(client.get(f"/providers/{MANY}?per_page=100").get_data(as_text=True))
+    for query in (f"provider={OTHER}", f"provider={OTHER}&provider={MANY}", "provider=nobody"):
+        html = client.get(f"/providers/{MANY}?per_page=100&{query}").get_data(as_text=True)
+        assert _listed_ids(html) == own, query
+        assert not set(_listed_ids(html)) & paged["theirs"]
+        assert "provider=" not in html.split('<ol id="results"', 1)[1], query
+    theirs = client.get(f"/providers/{OTHER}?provider={MANY}").get_data(as_text=True)
+    assert set(_listed_ids(theirs)) == paged["theirs"]
+
+
+def test_a_page_past_the_end_says_so_and_links_the_last(client, paged):
+    last = -(-MANY_LISTINGS // 20)
+    response = client.get(f"/providers/{MANY}?page={last + 5}")
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    assert _listed_ids(html) == []
+    assert f"There is no page {last + 5}" in html
+    assert f'href="/providers/{MANY}?page={last}"' in html
+    assert f'<a rel="prev" href="/providers/{MANY}?page={last}">' in html
+
+
+@pytest.mark.parametrize(
+    ("query", "name"),
+    [
+        ("sort=bogus", "sort"),
+        ("page=0", "page"),
+        ("per_page=1000", "per_page"),
+        ("show=nonsense", "show"),
+        ("board=NOPE", "board"),
+        ("sort=distance", "sort"),
+    ],
+)
+def test_bad_input_on_a_providers_page_is_a_400_naming_it(client, paged, query, name):
+    response = client.get(f"/providers/{MANY}?{query}")
+    assert response.status_code == 400, query
+    html = response.get_data(as_text=True)
+    assert f"<strong>{name}</strong>: " in html
+    assert '<ol id="results"' not in html  # no listings under a search it could not read
+    assert client.get(f"/providers/424242?{query}").status_code == 404

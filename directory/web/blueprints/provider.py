@@ -3,7 +3,9 @@ status and every reason it is not listed or not counted; and the published file 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
+from urllib.parse import urlencode
 
 from flask import (
     Blueprint,
@@ -20,18 +22,29 @@ from sqlalchemy import select
 from directory.provider_data import published
 from directory.registry import api_keys, rules
 from directory.registry.models import Activity, Provider, with_children
-from directory.search import SearchRequest
+from directory.registry.reference import reference
+from directory.search import (
+    MAX_PAGE,
+    MAX_PER_PAGE,
+    SORTS,
+    SearchRequest,
+    SearchRequestError,
+    parse_request,
+)
 from directory.web import jobs
 from directory.web.context import (
     db_session,
     end_provider_session,
     my_board,
+    my_state,
     signed_in_key,
     start_provider_session,
     today,
 )
 from directory.web.headers import no_store
 from directory.web.presenters.cards import card
+from directory.web.presenters.facets import expanded_facets, filters_context, search_url
+from directory.web.presenters.requirements import Origin, radius_text
 from directory.web.search_service import run_search
 from indexer.document import to_document
 from indexer.engine import SearchUnavailable
@@ -50,45 +63,117 @@ def provider(provider_id: int) -> Any:
         abort(404)
     key = signed_in_key()
     signed_in = key is not None and key.provider_id == provider_id
-    try:
-        result = run_search(SearchRequest(filters={"provider": (str(provider_id),)}, per_page=50))
-        listed = [card(h, "", my_board()) for h in result.hits]
-        total = result.total
-    except SearchUnavailable:
-        listed, total = [], None
-    rows = []
-    if signed_in:
-        day = today()
-        for a in db_session().scalars(
-            select(Activity)
-            .where(Activity.provider_id == provider_id)
-            .options(*with_children())
-            .order_by(Activity.id)
-        ):
-            reasons = rules.why_not_listed(a, day)
-            doc = to_document(a, day, preview=True)
-            rows.append(
-                {
-                    "activity": a,
-                    "listed": not reasons,
-                    "reasons": reasons,
-                    "boards": [rules.board_status(r, a, day).summary() for r in a.moc],
-                    "preview": card(doc, "", my_board()) if doc else None,
-                }
-            )
-    html = render_template(
-        "provider.html",
-        provider=the_provider,
-        listed=listed,
-        total=total,
-        signed_in=signed_in,
-        rows=rows,
+    page: dict[str, Any] = {
+        "provider": the_provider,
+        "signed_in": signed_in,
+        "rows": _own_rows(provider_id) if signed_in else [],
         # Why the provider may not send activities now, said where it looks first.
-        refusal=rules.registration_refused(the_provider) if signed_in else None,
-        uploads=jobs.recent(db_session(), provider_id) if signed_in else [],
-    )
+        "refusal": rules.registration_refused(the_provider) if signed_in else None,
+        "uploads": jobs.recent(db_session(), provider_id) if signed_in else [],
+    }
+    status = 200
+    try:
+        page.update(_listings(provider_id))
+    except SearchRequestError as exc:
+        page.update(problems=exc.problems, req=SearchRequest(), result=None, total=None)
+        status = 400
+    html = render_template("provider.html", **page)
     # The signed-in view is the provider's own: no shared cache or browser history keeps it.
-    return no_store(Response(html)) if signed_in else html
+    return no_store(Response(html, status)) if signed_in else (html, status)
+
+
+def _listings(provider_id: int) -> dict[str, Any]:
+    """The provider's listings as the search page lists results: the same query string (text,
+    facets, dates, sort, pages, my_state, near...), the facets counted among these listings
+    only, every link back to this page. Bad input raises SearchRequestError."""
+    problems: dict[str, str] = {}
+    asked = SearchRequest()
+    try:
+        asked = parse_request(request.args)
+    except SearchRequestError as exc:
+        problems.update(exc.problems)
+    try:
+        expanded = expanded_facets(request.args)
+    except SearchRequestError as exc:
+        problems.update(exc.problems)
+    if problems:
+        raise SearchRequestError(problems)
+    # The page is this provider's alone: a `provider=` in its URL (a link copied from a search
+    # that selected several providers, or one edited by hand) must neither add other providers'
+    # listings nor replace this one's, so it is dropped and this provider always filters. The
+    # page's own links leave it out: the path already names the provider.
+    own = replace(asked, filters={k: v for k, v in asked.filters.items() if k != "provider"})
+    req = replace(own, filters={**own.filters, "provider": (str(provider_id),)})
+    base = url_for("provider.provider", provider_id=provider_id)
+    listing: dict[str, Any] = {
+        "req": own,
+        "base": base,
+        "page_url": lambda n: search_url(replace(own, page=n), base),
+    }
+    try:
+        result = run_search(req)
+    except SearchUnavailable:
+        return {**listing, "result": None, "total": None, "listed": [], "unavailable": True}
+    board = my_board()
+    # The URL's state (a shared "counts for Texas" link) before the one remembered.
+    state = req.my_state or my_state()
+    listed = [card(h, "", board, state, Origin.of(req)) for h in result.hits]
+    if req.my_state:
+        for c in listed:
+            c["url"] += "?" + urlencode([("my_state", req.my_state)])
+    # Its facets are counted within these listings (the provider filter applies to every
+    # count), but the provider facet itself would list other providers: it is not shown.
+    filters = filters_context(own, result, expanded, state, base, hidden=("provider",))
+    return {
+        **listing,
+        **filters,
+        "result": result,
+        "total": result.total,
+        "listed": listed,
+        "state_name": reference().jurisdiction_name(state) if state else None,
+        "radius": radius_text(own),
+        "sorts": SORTS,
+        "hidden_fields": _hidden_fields(own, filters["shown_facets"]),
+        # At most MAX_PAGE pages: beyond them, more a page or the filters reach the rest.
+        "reachable": min(result.total, MAX_PAGE * own.per_page),
+        "more_per_page_url": search_url(replace(own, page=1, per_page=MAX_PER_PAGE), base)
+        if own.per_page < MAX_PER_PAGE
+        else None,
+        "max_per_page": MAX_PER_PAGE,
+    }
+
+
+def _hidden_fields(req: SearchRequest, facets: list[Any]) -> list[tuple[str, str]]:
+    """The parts of the search the provider page's form has no field for (dates, credits, a
+    place, a state, a selection no facet lists), so that applying a filter keeps them."""
+    own_fields = {"q", "sort", "page", "show"}
+    shown = {(f.name, r.value) for f in facets for r in f.requirements}
+    shown |= {(f.name, v.value) for f in facets for g in f.groups for v in g.values}
+    return [(k, v) for k, v in req.to_params() if k not in own_fields and (k, v) not in shown]
+
+
+def _own_rows(provider_id: int) -> list[dict[str, Any]]:
+    """Every activity of the signed-in provider, with whether it is listed and why not."""
+    rows = []
+    day = today()
+    for a in db_session().scalars(
+        select(Activity)
+        .where(Activity.provider_id == provider_id)
+        .options(*with_children())
+        .order_by(Activity.id)
+    ):
+        reasons = rules.why_not_listed(a, day)
+        doc = to_document(a, day, preview=True)
+        rows.append(
+            {
+                "activity": a,
+                "listed": not reasons,
+                "reasons": reasons,
+                "boards": [rules.board_status(r, a, day).summary() for r in a.moc],
+                "preview": card(doc, "", my_board()) if doc else None,
+            }
+        )
+    return rows
 
 
 @bp.route("/providers/sign-in", methods=["GET", "POST"])
