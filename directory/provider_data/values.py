@@ -220,12 +220,14 @@ def _date(raw: Any) -> date | None:
     raise BadValue(f"'{shown(raw)}' is not a date; write it as YYYY-MM-DD")
 
 
-def _number(raw: Any) -> float | None:
+def _finite(raw: Any, what: str, example: str) -> float | None:
+    """A finite number as written (a number, or text that is one), or None when empty;
+    anything else is refused as not being `what`."""
     if is_empty(raw):
         return None
     if not isinstance(raw, str):
-        _not_a_container(raw, "a number")
-    bad = BadValue(f"'{shown(raw)}' is not a number; write it like 6.5")
+        _not_a_container(raw, what)
+    bad = BadValue(f"'{shown(raw)}' is not {what}; write it like {example}")
     if isinstance(raw, bool):
         raise bad
     too_long = _too_many_digits(raw)
@@ -239,33 +241,20 @@ def _number(raw: Any) -> float | None:
         raise bad
     if not math.isfinite(value):
         raise bad
-    if value < 0:
-        raise BadValue(f"{shown(raw)} is negative; it must be 0 or more")
     return value + 0.0  # -0.0 -> 0.0
+
+
+def _number(raw: Any) -> float | None:
+    value = _finite(raw, "a number", "6.5")
+    if value is not None and value < 0:
+        raise BadValue(f"{shown(raw)} is negative; it must be 0 or more")
+    return value
 
 
 def _degrees(raw: Any) -> float | None:
     """A latitude or longitude in decimal degrees: '41.8781', -87.6298. Its range is the
     registry's rules' to judge (with the other half of the pair), not the reader's."""
-    if is_empty(raw):
-        return None
-    if not isinstance(raw, str):
-        _not_a_container(raw, "a number of decimal degrees")
-    bad = BadValue(f"'{shown(raw)}' is not a number of decimal degrees; write it like -87.6298")
-    if isinstance(raw, bool):
-        raise bad
-    too_long = _too_many_digits(raw)
-    if too_long is not None:
-        raise too_long
-    if isinstance(raw, int | float):
-        value = float(raw)
-    elif isinstance(raw, str) and _NUMBER.fullmatch(raw.strip()):
-        value = float(raw.strip())
-    else:
-        raise bad
-    if not math.isfinite(value):
-        raise bad
-    return value + 0.0  # -0.0 -> 0.0
+    return _finite(raw, "a number of decimal degrees", "-87.6298")
 
 
 def _money(raw: Any) -> int | None:
