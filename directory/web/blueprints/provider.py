@@ -29,7 +29,6 @@ from directory.search import (
     SORTS,
     SearchRequest,
     SearchRequestError,
-    parse_request,
 )
 from directory.web import jobs
 from directory.web.context import (
@@ -43,7 +42,7 @@ from directory.web.context import (
 )
 from directory.web.headers import no_store
 from directory.web.presenters.cards import card
-from directory.web.presenters.facets import expanded_facets, filters_context, search_url
+from directory.web.presenters.facets import filters_context, read_search, search_url
 from directory.web.presenters.requirements import Origin, radius_text
 from directory.web.search_service import run_search
 from indexer.document import to_document
@@ -86,18 +85,7 @@ def _listings(provider_id: int) -> dict[str, Any]:
     """The provider's listings as the search page lists results: the same query string (text,
     facets, dates, sort, pages, my_state, near...), the facets counted among these listings
     only, every link back to this page. Bad input raises SearchRequestError."""
-    problems: dict[str, str] = {}
-    asked = SearchRequest()
-    try:
-        asked = parse_request(request.args)
-    except SearchRequestError as exc:
-        problems.update(exc.problems)
-    try:
-        expanded = expanded_facets(request.args)
-    except SearchRequestError as exc:
-        problems.update(exc.problems)
-    if problems:
-        raise SearchRequestError(problems)
+    asked, expanded = read_search(request.args)
     # The page is this provider's alone: a `provider=` in its URL (a link copied from a search
     # that selected several providers, or one edited by hand) must neither add other providers'
     # listings nor replace this one's, so it is dropped and this provider always filters. The

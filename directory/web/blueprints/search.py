@@ -23,12 +23,11 @@ from directory.search import (
     SORTS,
     SearchRequest,
     SearchRequestError,
-    parse_request,
     state_code,
 )
 from directory.web.context import MY_BOARD_COOKIE, MY_STATE_COOKIE, my_board, my_state
 from directory.web.presenters.cards import card, fee_text
-from directory.web.presenters.facets import expanded_facets, filters_context, search_url
+from directory.web.presenters.facets import filters_context, read_search, search_url
 from directory.web.presenters.feed import feed_url
 from directory.web.presenters.requirements import (
     CONFIRM,
@@ -72,22 +71,15 @@ def _page_url(req: SearchRequest, page: int) -> str:
 @bp.get("/")
 def home() -> Any:
     board = my_board()
-    problems: dict[str, str] = {}
     try:
-        req = parse_request(request.args)
+        req, expanded = read_search(request.args)
     except SearchRequestError as exc:
-        problems.update(exc.problems)
-    try:
-        expanded = expanded_facets(request.args)
-    except SearchRequestError as exc:
-        problems.update(exc.problems)
-    if problems:
         empty = SearchRequest()
         return render_template(
             "search.html",
             req=empty,
             result=None,
-            problems=problems,
+            problems=exc.problems,
             within_choices=within_choices(empty),
         ), 400
     try:

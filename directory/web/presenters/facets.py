@@ -36,6 +36,7 @@ from directory.search import (
     SearchRequestError,
     SearchResult,
     facet_label,
+    parse_request,
 )
 from directory.web.context import db_session, my_board
 from directory.web.presenters.requirements import mandate_label, radius_text, short_name
@@ -222,6 +223,25 @@ def expanded_facets(args: Any) -> tuple[str, ...]:
             {SHOW: f"'{unknown[0][:40]}' is not a facet; use one of: " + ", ".join(FACET_NAMES)}
         )
     return names
+
+
+def read_search(args: Any) -> tuple[SearchRequest, tuple[str, ...]]:
+    """The search a page's query string asks for and the facets it shows in full (`show=`);
+    a SearchRequestError names every problem of both at once."""
+    problems: dict[str, str] = {}
+    req = SearchRequest()
+    expanded: tuple[str, ...] = ()
+    try:
+        req = parse_request(args)
+    except SearchRequestError as exc:
+        problems.update(exc.problems)
+    try:
+        expanded = expanded_facets(args)
+    except SearchRequestError as exc:
+        problems.update(exc.problems)
+    if problems:
+        raise SearchRequestError(problems)
+    return req, expanded
 
 
 def _grouped(facet: FacetResult) -> list[tuple[str, list[Any]]]:
