@@ -605,18 +605,33 @@ def _text(entry: Mapping[str, Any], key: str, where: str, required: bool = True)
     return str(value).strip()
 
 
+def _coded(
+    entry: Mapping[str, Any],
+    i: int,
+    kind: str,
+    pattern: re.Pattern[str],
+    example: str,
+    seen: Mapping[str, Any],
+) -> tuple[str, str]:
+    """An entry's code, checked against `pattern` and not in `seen`, and how a message names
+    the entry ("mandate_topics.toml topic human-trafficking", or "... #3" without a code)."""
+    code = entry.get("code")
+    where = f"{kind} {code or f'#{i + 1}'}"
+    case = "lower" if example.islower() else "upper"
+    _require(
+        isinstance(code, str) and bool(pattern.fullmatch(code)),
+        where,
+        f"needs a code of {case}-case words joined by hyphens, like '{example}'",
+    )
+    _require(code not in seen, where, "appears twice")
+    return str(code), where
+
+
 def _load_topics(path: Path) -> dict[str, Topic]:
     raw = tomllib.loads(path.read_text(encoding="utf-8"))
     topics: dict[str, Topic] = {}
     for i, entry in enumerate(raw.get("topic", [])):
-        code = entry.get("code")
-        where = f"{path.name} topic {code or f'#{i + 1}'}"
-        _require(
-            isinstance(code, str) and bool(_CODE.fullmatch(code)),
-            where,
-            "needs a code of lower-case words joined by hyphens, like 'human-trafficking'",
-        )
-        _require(code not in topics, where, "appears twice")
+        code, where = _coded(entry, i, f"{path.name} topic", _CODE, "human-trafficking", topics)
         topics[code] = Topic(
             code=code,
             name=str(_text(entry, "name", where)),
@@ -632,14 +647,7 @@ def _load_mandates(
     raw = tomllib.loads(path.read_text(encoding="utf-8"))
     approvers: dict[str, Approver] = {}
     for i, entry in enumerate(raw.get("approver", [])):
-        code = entry.get("code")
-        where = f"{path.name} approver {code or f'#{i + 1}'}"
-        _require(
-            isinstance(code, str) and bool(_BODY_CODE.fullmatch(code)),
-            where,
-            "needs a code of upper-case words joined by hyphens, like 'TX-HHSC'",
-        )
-        _require(code not in approvers, where, "appears twice")
+        code, where = _coded(entry, i, f"{path.name} approver", _BODY_CODE, "TX-HHSC", approvers)
         url = _text(entry, "url", where, required=False)
         _require(url is None or url.startswith(("https://", "http://")), where, "url must be a URL")
         approvers[code] = Approver(code=code, name=str(_text(entry, "name", where)), url=url)
