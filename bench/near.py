@@ -22,6 +22,7 @@ import os
 import statistics
 import time
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -74,26 +75,37 @@ def _ms(action: Any, *args: Any) -> float:
     return (time.perf_counter() - started) * 1000
 
 
-def embedded_figure(engine: SearchEngine, rounds: int) -> dict[str, Any]:
-    near = requests()
-    plain = [without_distance(r) for r in near]
-    for a, b in zip(near, plain, strict=True):  # warm
-        engine.search(a, TODAY)
-        engine.search(b, TODAY)
+def _interleaved(
+    label: str, limit_name: str, pairs: list[tuple[Any, Any]], rounds: int
+) -> list[tuple[float, float, float, float]]:
+    """Each round, every (product, limit) pair of calls timed one after the other: the
+    round's product p50 and p95, then the limit's. Both are called once first, to warm."""
+    for product, limit in pairs:
+        product()
+        limit()
     per_round = []
     for n in range(rounds):
         ours, base = [], []
-        for a, b in zip(near, plain, strict=True):
-            ours.append(_ms(engine.search, a, TODAY))
-            base.append(_ms(engine.search, b, TODAY))
+        for product, limit in pairs:
+            ours.append(_ms(product))
+            base.append(_ms(limit))
         per_round.append(
             (percentile(ours, 50), percentile(ours, 95), percentile(base, 50), percentile(base, 95))
         )
         print(
-            f"  embedded round {n + 1}: near p50 {per_round[-1][0]:.1f} ms, "
-            f"without distance {per_round[-1][2]:.1f} ms",
+            f"  {label} round {n + 1}: near p50 {per_round[-1][0]:.1f} ms, "
+            f"{limit_name} {per_round[-1][2]:.1f} ms",
             flush=True,
         )
+    return per_round
+
+
+def embedded_figure(engine: SearchEngine, rounds: int) -> dict[str, Any]:
+    pairs = [
+        (partial(engine.search, r, TODAY), partial(engine.search, without_distance(r), TODAY))
+        for r in requests()
+    ]
+    per_round = _interleaved("embedded", "without distance", pairs, rounds)
     return _summary("embedded near search vs the same search without distance", per_round)
 
 
@@ -116,23 +128,11 @@ def opensearch_figure(engine: Any, url: str, rounds: int) -> dict[str, Any]:
                 raise RuntimeError(f"{path}: HTTP {status} {answer[:200]!r}")
             json.loads(answer)
 
-    for r, calls in zip(near, recorded, strict=True):  # warm
-        engine.search(r, TODAY)
-        raw_once(calls)
-    per_round = []
-    for n in range(rounds):
-        ours, base = [], []
-        for r, calls in zip(near, recorded, strict=True):
-            ours.append(_ms(engine.search, r, TODAY))
-            base.append(_ms(raw_once, calls))
-        per_round.append(
-            (percentile(ours, 50), percentile(ours, 95), percentile(base, 50), percentile(base, 95))
-        )
-        print(
-            f"  opensearch round {n + 1}: near p50 {per_round[-1][0]:.1f} ms, "
-            f"raw _search {per_round[-1][2]:.1f} ms",
-            flush=True,
-        )
+    pairs = [
+        (partial(engine.search, r, TODAY), partial(raw_once, calls))
+        for r, calls in zip(near, recorded, strict=True)
+    ]
+    per_round = _interleaved("opensearch", "raw _search", pairs, rounds)
     raw.close()
     requests_per_search = sum(len(c) for c in recorded) / len(recorded)
     return {
