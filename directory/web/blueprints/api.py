@@ -9,7 +9,6 @@ is the `my_state` parameter.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request, url_for
@@ -27,6 +26,7 @@ from directory.web.context import url_state
 from directory.web.errors import json_error
 from directory.web.presenters.cards import card
 from directory.web.presenters.detail import ActivityGone, listed_activity
+from directory.web.presenters.facets import toggled
 from directory.web.presenters.openapi import document
 from directory.web.presenters.requirements import Origin, mandate_label, radius_text
 from directory.web.search_service import run_search, run_search_rendered, search_engine
@@ -66,17 +66,6 @@ def _link(endpoint: str, params: list[tuple[str, str]]) -> str:
     return url_for(endpoint, **MultiDict(params).to_dict(flat=False))  # type: ignore[arg-type]
 
 
-def _toggled_params(req: SearchRequest, mandate: str) -> list[tuple[str, str]]:
-    chosen = req.selected("mandate")
-    values = tuple(v for v in chosen if v != mandate) if mandate in chosen else (*chosen, mandate)
-    filters = (
-        {**req.filters, "mandate": values}
-        if values
-        else {k: v for k, v in req.filters.items() if k != "mandate"}
-    )
-    return replace(req, filters=filters, page=1).to_params()
-
-
 def my_state_json(result: SearchResult) -> dict[str, Any] | None:
     """The state the search names (`my_state`), and its requirements (then the federal ones)
     with their counts among these results and a link that selects or unselects each."""
@@ -96,7 +85,7 @@ def my_state_json(result: SearchResult) -> dict[str, Any] | None:
                 "summary": m.summary,
                 "count": counts.get(m.id, 0),
                 "selected": m.id in req.selected("mandate"),
-                "toggle": _link("api.search", _toggled_params(req, m.id)),
+                "toggle": _link("api.search", toggled(req, "mandate", m.id).to_params()),
             }
             for m in ref.mandates_for(req.my_state)
         ],

@@ -124,7 +124,7 @@ def _value_group(
     return ValueGroup(board, tuple(_shown_value(v, facet) for v in shown), len(values) - len(shown))
 
 
-def _toggled(req: SearchRequest, facet: str, value: str) -> SearchRequest:
+def toggled(req: SearchRequest, facet: str, value: str) -> SearchRequest:
     """The same search with `value` of `facet` selected, or no longer selected if it was."""
     if value in req.selected(facet):
         return req.without(facet, value)
@@ -152,7 +152,7 @@ def requirements_facet(
             selected=m.id in chosen,
             summary=m.summary,
             who=m.who,
-            url=search_url(_toggled(req, "mandate", m.id), base),
+            url=search_url(toggled(req, "mandate", m.id), base),
         )
         for m in rules
     )
