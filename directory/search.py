@@ -234,12 +234,18 @@ class SearchRequest:
     include_online: bool = False
 
     @property
+    def radius(self) -> tuple[float, str]:
+        """The radius as asked (`within`, in `unit`), or the default 50 miles when not."""
+        if self.within is None:
+            return DEFAULT_WITHIN_MILES, "mi"
+        return self.within, self.unit
+
+    @property
     def radius_km(self) -> float | None:
         """The radius in km, when this is a distance search."""
         if self.near_place is None:
             return None
-        within = self.within if self.within is not None else DEFAULT_WITHIN_MILES
-        unit = self.unit if self.within is not None else "mi"
+        within, unit = self.radius
         return within * UNITS[unit]
 
     @property

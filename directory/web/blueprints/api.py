@@ -16,7 +16,6 @@ from werkzeug.datastructures import MultiDict
 
 from directory.registry.reference import reference
 from directory.search import (
-    DEFAULT_WITHIN_MILES,
     SearchRequest,
     SearchRequestError,
     SearchResult,
@@ -96,13 +95,14 @@ def near_json(req: SearchRequest) -> dict[str, Any] | None:
     """The place a distance search understood, and its radius."""
     if req.near_place is None or req.radius_km is None:
         return None
+    within, unit = req.radius
     return {
         "query": req.near,
         "place": req.near_place.label,
         "lat": req.near_place.point.lat,
         "lon": req.near_place.point.lon,
-        "within": req.within if req.within is not None else DEFAULT_WITHIN_MILES,
-        "unit": req.unit if req.within is not None else "mi",
+        "within": within,
+        "unit": unit,
         "radius_km": round(req.radius_km, 3),
         "include_online": req.include_online,
         "text": radius_text(req),

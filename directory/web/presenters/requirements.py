@@ -19,7 +19,7 @@ from typing import Any
 
 from directory.registry import places
 from directory.registry.reference import FEDERAL, Mandate, Reference, reference
-from directory.search import DEFAULT_WITHIN_MILES, UNITS, SearchRequest
+from directory.search import UNITS, SearchRequest
 
 # Said beside every match, on cards, the detail page, the widget and the embed.
 CONFIRM = "A topic match is not a guarantee: confirm with your board."
@@ -207,8 +207,6 @@ def radius_text(req: SearchRequest) -> str | None:
     """'within 75 mi of Omaha, NE' (and online activities), for the page, the chip and feeds."""
     if req.near_place is None or req.radius_km is None:
         return None
-    within, unit = (
-        (req.within, req.unit) if req.within is not None else (DEFAULT_WITHIN_MILES, "mi")
-    )
+    within, unit = req.radius
     text = f"within {within:g} {unit} of {req.near_place.label}"
     return text + " or online" if req.include_online else text
