@@ -931,3 +931,18 @@ def test_bad_input_on_a_providers_page_is_a_400_naming_it(client, paged, query, 
     assert f"<strong>{name}</strong>: " in html
     assert '<ol id="results"' not in html  # no listings under a search it could not read
     assert client.get(f"/providers/424242?{query}").status_code == 404
+
+
+def test_a_cards_own_place_is_read_apart_from_its_sessions_places():
+    from directory.web.presenters.cards import where_text
+
+    # The document lists the states of all its places together, sorted: the activity's own
+    # place is the one no session accounts for, not the first state of the list.
+    hit = {
+        "delivery": "in person",
+        "city": "Lincoln",
+        "state": ["IL", "NE"],
+        "country": ["US"],
+        "occurrences": [{"city": "Chicago", "state": "IL", "country": "US"}],
+    }
+    assert where_text(hit) == "Lincoln, NE and 1 more"
