@@ -322,3 +322,72 @@ class BatchJob(Base):
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # The batch report as JSON once done; a one-line reason once failed.
     result: Mapped[str | None] = mapped_column(Text)
+
+
+# --- what the rules found, kept per activity (directory.registry.standing) --------------------
+# A provider's dashboard counts and filters its activities by why they are not listed and how
+# each board registration stands. The rules are Python and a provider may have 20,000
+# activities, so what they say of each activity's own fields is kept here, computed when the
+# activity changes (or the rules do), and a page counts it in SQL. What depends on the day
+# (ended, past a claim deadline) or on the provider (its accreditation) is not kept: the
+# queries read it from the activity, registration and provider themselves.
+
+
+class ListingCheck(Base):
+    """What `rules.listing_gaps` found in one activity, as of its `updated_at`."""
+
+    __tablename__ = "listing_checks"
+    __table_args__ = (Index("ix_listing_checks_provider_id", "provider_id", "activity_id"),)
+
+    activity_id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"),
+        ForeignKey("activities.id", ondelete="CASCADE"),
+        primary_key=True,
+    )
+    provider_id: Mapped[int] = mapped_column(Integer)
+    # Which rules and reference data found it (a fingerprint of both), and the activity's
+    # updated_at when they did: either moved, and the check is done again.
+    version: Mapped[str] = mapped_column(String(32))
+    source_updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    has_missing: Mapped[bool] = mapped_column(Boolean)
+    has_invalid: Mapped[bool] = mapped_column(Boolean)
+
+
+class RegistrationCheck(Base):
+    """Whether one board registration is complete (`rules.registration_gaps`)."""
+
+    __tablename__ = "registration_checks"
+    __table_args__ = (Index("ix_registration_checks_provider_id_board", "provider_id", "board"),)
+
+    activity_id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"),
+        ForeignKey("activities.id", ondelete="CASCADE"),
+        primary_key=True,
+    )
+    board: Mapped[str] = mapped_column(String(20), primary_key=True)
+    provider_id: Mapped[int] = mapped_column(Integer)
+    complete: Mapped[bool] = mapped_column(Boolean)
+    # The registration's own deadline, kept with it so a count needs no second join.
+    claim_deadline: Mapped[date | None] = mapped_column(Date)
+
+
+class CheckGap(Base):
+    """One thing an activity or one of its registrations lacks or gets wrong: a required field
+    left empty, a field that breaks a rule, an item a board needs. `board` is "" for the
+    listing itself; `kind` is "missing" or "invalid"; `item` names the field."""
+
+    __tablename__ = "check_gaps"
+    __table_args__ = (
+        Index("ix_check_gaps_provider_id_board_item", "provider_id", "board", "kind", "item"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    activity_id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"),
+        ForeignKey("activities.id", ondelete="CASCADE"),
+        index=True,
+    )
+    provider_id: Mapped[int] = mapped_column(Integer)
+    board: Mapped[str] = mapped_column(String(20))
+    kind: Mapped[str] = mapped_column(String(10))
+    item: Mapped[str] = mapped_column(String(200))

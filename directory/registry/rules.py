@@ -700,6 +700,20 @@ def board_status(
     )
 
 
+def registration_gaps(
+    reg: MocRegistration, activity: Activity, ref: Reference | None = None
+) -> tuple[str, ...]:
+    """What the registration lacks to be complete (empty when it is), as `board_status` names
+    it: the part of its standing that depends on its fields alone, not on the day."""
+    # No claim deadline is before date.min: the status is its completeness alone.
+    status = board_status(reg, activity, date.min, ref)
+    return () if status.complete else status.missing
+
+
+# Every code a Reason may have, in the order the provider's summary lists them.
+REASON_CODES = ("provider", "status", "hidden", "ended", "missing", "invalid")
+
+
 @dataclass(frozen=True)
 class Reason:
     """Why an activity is not listed: a stable code for code to act on, a sentence for people.
@@ -740,11 +754,19 @@ def not_listed_reasons(
         )
     if activity.end_date is not None and activity.end_date < today:
         reasons.append(Reason("ended", f"it ended on {activity.end_date}"))
-    missing = missing_for_active(activity)
+    missing, invalid = listing_gaps(activity, ref)
     if missing:
         reasons.append(Reason("missing", f"it is missing {', '.join(missing)}"))
-    reasons += [Reason("invalid", str(p)) for p in _basics(activity, ref) + _dates(activity, ref)]
+    reasons += [Reason("invalid", str(p)) for p in invalid]
     return reasons
+
+
+def listing_gaps(activity: Activity, ref: Reference | None = None) -> tuple[list[str], list[Problem]]:
+    """The reasons not to list the activity that depend on its own fields alone, not on the day
+    or its provider: (labels of the required fields it lacks, the rules its fields break).
+    What `directory.registry.standing` keeps per activity, to count them without the rules."""
+    ref = ref or reference()
+    return missing_for_active(activity), _basics(activity, ref) + _dates(activity, ref)
 
 
 def why_not_listed(activity: Activity, today: date, ref: Reference | None = None) -> list[str]:
