@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import date
@@ -112,6 +113,26 @@ def _engine_failure_as_message() -> Iterator[None]:
         raise click.ClickException(f"search index not updated: {exc}") from exc
 
 
+def _refresh_checks(sessions: Any) -> None:
+    """Bring the providers' dashboards' checks up to date (`registry.standing`): activities
+    written outside the web service (demo data, a rules change in a new release) are checked
+    here, on the schedule that syncs the index, not on a provider's first look."""
+    from directory.registry import standing
+
+    started = time.perf_counter()
+    try:
+        with sessions() as session:
+            checked = standing.refresh(session)
+    except Exception as exc:  # the index matters more: it is updated all the same
+        click.echo(f"providers' dashboard checks not updated ({type(exc).__name__}: {exc})")
+        return
+    if checked:
+        noun = _count(checked, "activity", "activities")
+        click.echo(
+            f"checked {noun} for providers' dashboards in {time.perf_counter() - started:.1f} s"
+        )
+
+
 @cli.command("index")
 def index() -> None:
     """Rebuild the search index from the registry (searches keep working meanwhile)."""
@@ -119,6 +140,7 @@ def index() -> None:
     from indexer.sync import full_reindex
 
     sessions, engine, key = _search_parts()
+    _refresh_checks(sessions)
     with _engine_failure_as_message():
         stats = full_reindex(sessions, engine, key, today(), progress=True, render_apart=True)
     click.echo(
@@ -135,6 +157,7 @@ def sync() -> None:
     from indexer.sync import incremental_sync
 
     sessions, engine, key = _search_parts()
+    _refresh_checks(sessions)
     with _engine_failure_as_message():
         stats = incremental_sync(sessions, engine, key, today(), progress=True)
     kind = "full reindex (no checkpoint yet)" if stats.full else "incremental sync"

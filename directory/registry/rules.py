@@ -761,7 +761,9 @@ def not_listed_reasons(
     return reasons
 
 
-def listing_gaps(activity: Activity, ref: Reference | None = None) -> tuple[list[str], list[Problem]]:
+def listing_gaps(
+    activity: Activity, ref: Reference | None = None
+) -> tuple[list[str], list[Problem]]:
     """The reasons not to list the activity that depend on its own fields alone, not on the day
     or its provider: (labels of the required fields it lacks, the rules its fields break).
     What `directory.registry.standing` keeps per activity, to count them without the rules."""

@@ -19,6 +19,7 @@ activities, and says each one's reasons with the rules themselves.
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
@@ -53,6 +54,8 @@ from directory.registry.models import (
     with_children,
 )
 from directory.registry.reference import DATA_DIR, Reference, reference
+
+log = logging.getLogger(__name__)
 
 # --- keeping the checks -----------------------------------------------------------------------
 
@@ -142,7 +145,13 @@ def refresh(session: Session, provider_id: int | None = None) -> int:
         registrations: list[dict[str, Any]] = []
         gaps: list[dict[str, Any]] = []
         for activity in activities:
-            check, regs, gap_rows = _rows(activity, ref)
+            try:
+                check, regs, gap_rows = _rows(activity, ref)
+            except Exception:
+                # One activity the rules cannot read (a bug meeting odd data) must not stop
+                # the rest: it stays unchecked, so it is tried again by the next refresh.
+                log.exception("the rules could not check activity %s", activity.id)
+                continue
             checks.append(check)
             registrations += regs
             gaps += gap_rows
@@ -163,7 +172,7 @@ def refresh(session: Session, provider_id: int | None = None) -> int:
             session.rollback()
         # The session's identity map holds what it loaded weakly: a 20,000-activity refresh
         # keeps one batch in memory, not all of them.
-        checked += len(ids)
+        checked += len(checks)
         after = ids[-1]
 
 
@@ -274,8 +283,9 @@ class Query:
             return values[0] if values else None
 
         def many(name: str, allowed: Sequence[str], what: str) -> tuple[str, ...]:
-            values = tuple(dict.fromkeys(v.strip() for v in args.getlist(name) if v.strip()))
-            if len(values) > MAX_VALUES:
+            given = [v.strip() for v in args.getlist(name) if v.strip()]
+            values = tuple(dict.fromkeys(given))
+            if len(given) > MAX_VALUES:
                 problems[name] = f"at most {MAX_VALUES} values"
                 return ()
             folded = {a.casefold(): a for a in allowed}
@@ -514,6 +524,9 @@ class Summary:
     boards: tuple[BoardSummary, ...]
     # A provider not in good standing: every activity is unlisted for that alone.
     provider_refused: bool = False
+    # Activities the rules could not check (logged; tried again by every refresh): not in
+    # any count above, and said, so that no total silently leaves them out.
+    unchecked: int = 0
 
 
 def summary(session: Session, provider: Provider, today: date) -> Summary:
@@ -595,7 +608,11 @@ def summary(session: Session, provider: Provider, today: date) -> Summary:
                 states=tuple(states),
             )
         )
+    everything = session.scalar(
+        select(func.count()).select_from(Activity).where(Activity.provider_id == provider.id)
+    )
     return Summary(
+        unchecked=int(everything or 0) - total,
         total=total,
         listed=Count("listed", listed_count, Query(listed=True)),
         not_listed=Count(

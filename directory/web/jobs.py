@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from directory.provider_data import batch
 from directory.provider_data.files import FileRejected, read_records
+from directory.registry import standing
 from directory.registry.db import is_busy
 from directory.registry.models import BatchJob, utcnow
 from directory.web.context import today
@@ -218,6 +219,17 @@ def _import_retrying_when_busy(attempt: Callable[[], batch.BatchReport]) -> batc
     raise AssertionError("unreachable")
 
 
+def _check_for_dashboard(sessions: sessionmaker[Session], provider_id: int) -> None:
+    """Check what the import changed now, not on the provider's next look at its dashboard: a
+    20,000-row file takes seconds to check, better spent here. The import is saved already,
+    so a failure here only leaves the checks to the dashboard (which refreshes them too)."""
+    try:
+        with sessions() as session:
+            standing.refresh(session, provider_id)
+    except DBAPIError:
+        log.warning("the dashboard checks of provider %s wait for its next look", provider_id)
+
+
 def _run(app: Flask, job_id: int) -> None:
     sessions: sessionmaker[Session] = app.extensions["directory_sessions"]
     with sessions() as session:
@@ -242,6 +254,7 @@ def _run(app: Flask, job_id: int) -> None:
             body = report.as_dict()
             if report.written:
                 body["search"] = sync_after_write(bounded=False)  # no request deadline here
+                _check_for_dashboard(sessions, provider_id)
             status, result = "done", json.dumps(body)
         except FileRejected as exc:
             status, result = "failed", str(exc)
