@@ -463,3 +463,14 @@ def test_a_query_reads_back_from_its_own_parameters():
     # Codes are read whatever their case, as a person types them.
     lower = standing.Query.from_args(Args({"board": "abim", "status": "draft", "listed": "No"}))
     assert (lower.board, lower.statuses, lower.listed) == ("ABIM", ("Draft",), False)
+
+
+def test_a_bounded_refresh_checks_that_many_and_says_how_many_remain(sessions, monkeypatch):
+    monkeypatch.setattr(standing, "rules_version", lambda: "a later release")
+    with sessions() as session:
+        crafted = session.get(Provider, CRAFTED_PROVIDER)
+        assert standing.refresh(session, CRAFTED_PROVIDER, limit=4) == 4
+        assert standing.summary(session, crafted, TODAY).unchecked == len(_crafted()) - 4
+        assert standing.refresh(session, CRAFTED_PROVIDER, limit=100) == len(_crafted()) - 4
+        assert standing.refresh(session, CRAFTED_PROVIDER, limit=100) == 0
+        assert standing.summary(session, crafted, TODAY).unchecked == 0

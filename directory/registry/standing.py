@@ -128,14 +128,21 @@ def _rows(
     return check, registrations, gap_rows
 
 
-def refresh(session: Session, provider_id: int | None = None) -> int:
-    """Check again every activity (of one provider, or all) changed since its check; commit
-    each batch. Returns how many were checked: 0, and one indexed query, when none changed."""
+# What one web request checks at most (a few seconds' work): past it, the summary says how
+# many are still to check, and the next look (or the next scheduled sync) goes on.
+WEB_LIMIT = 5_000
+
+
+def refresh(session: Session, provider_id: int | None = None, limit: int | None = None) -> int:
+    """Check again every activity (of one provider, or all) changed since its check, or the
+    first `limit` of them; commit each batch. Returns how many were checked: 0, and one
+    indexed query, when none changed."""
     ref = reference()
     checked = 0
     after = 0
-    while True:
-        ids = session.scalars(_stale(provider_id).where(Activity.id > after).limit(BATCH)).all()
+    while limit is None or checked < limit:
+        size = BATCH if limit is None else min(BATCH, limit - checked)
+        ids = session.scalars(_stale(provider_id).where(Activity.id > after).limit(size)).all()
         if not ids:
             return checked
         activities = session.scalars(
@@ -174,6 +181,7 @@ def refresh(session: Session, provider_id: int | None = None) -> int:
         # keeps one batch in memory, not all of them.
         checked += len(checks)
         after = ids[-1]
+    return checked
 
 
 # --- reading a provider's filters ---------------------------------------------------------------
@@ -524,8 +532,10 @@ class Summary:
     boards: tuple[BoardSummary, ...]
     # A provider not in good standing: every activity is unlisted for that alone.
     provider_refused: bool = False
-    # Activities the rules could not check (logged; tried again by every refresh): not in
-    # any count above, and said, so that no total silently leaves them out.
+    # Activities changed since their check and not checked again yet (past a web request's
+    # `WEB_LIMIT`, or that the rules failed on: logged, tried again by every refresh). They
+    # are counted as of their last check, or not at all when never checked; said, so that no
+    # count silently leaves them out.
     unchecked: int = 0
 
 
@@ -608,11 +618,9 @@ def summary(session: Session, provider: Provider, today: date) -> Summary:
                 states=tuple(states),
             )
         )
-    everything = session.scalar(
-        select(func.count()).select_from(Activity).where(Activity.provider_id == provider.id)
-    )
+    unchecked = session.scalar(select(func.count()).select_from(_stale(provider.id).subquery()))
     return Summary(
-        unchecked=int(everything or 0) - total,
+        unchecked=int(unchecked or 0),
         total=total,
         listed=Count("listed", listed_count, Query(listed=True)),
         not_listed=Count(
