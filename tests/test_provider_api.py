@@ -231,7 +231,9 @@ def test_an_area_off_the_boards_list_is_saved_with_the_nearest_names(client, wor
     assert warning["nearest"][0] == "Cardiovascular Disease"
     listing = created.get_json()["activity"]["listing"]
     assert listing["counts_for"] == []
-    assert "'Cardiology' is not on our list for ABIM" in listing["boards"][0]
+    [board] = listing["boards"]
+    assert board["state"] == "incomplete" and board["missing"] == ["practice areas"]
+    assert "'Cardiology' is not on our list for ABIM" in board["summary"]
 
 
 def test_a_provider_not_in_good_standing_has_its_writes_refused(

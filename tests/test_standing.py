@@ -383,6 +383,16 @@ def test_an_activity_never_checked_is_checked_before_it_is_counted(sessions):
         # Unchecked rows are not counted (the join needs a check), but they are said.
         before = standing.summary(session, crafted, TODAY)
         assert (before.total, before.unchecked) == (len(_crafted()) - 1, 1)
+        # The list still shows it, with its reasons from the rules; no filter on what only
+        # its check knows picks it meanwhile.
+        (row,) = standing.all_matching(session, crafted, standing.Query(text="NODESC-5"), TODAY)
+        assert [r.code for r in row.reasons] == ["missing"]
+        for query in (
+            standing.Query(listed=True),
+            standing.Query(listed=False),
+            standing.Query(reasons=("missing",)),
+        ):
+            assert 5 not in _listed_ids(session, crafted, query, TODAY)
         assert standing.refresh(session, CRAFTED_PROVIDER) == 1
         after = standing.summary(session, crafted, TODAY)
         assert (after.total, after.unchecked) == (len(_crafted()), 0)

@@ -83,7 +83,9 @@ def sign_in(client, key: str, **kwargs):
 
 
 def signed_in(client, provider_id: int = 1) -> bool:
-    return 'class="provider-activities"' in client.get(f"/providers/{provider_id}").get_data(
+    """Whether the provider's own dashboard answers (signed out, it sends to the sign-in)."""
+    response = client.get(f"/providers/{provider_id}/activities")
+    return response.status_code == 200 and 'class="provider-activities"' in response.get_data(
         as_text=True
     )
 
@@ -268,8 +270,11 @@ def test_signed_in_provider_pages_are_never_stored(client, world):
     assert "no-store" not in client.get("/providers/1").headers.get("Cache-Control", "")
     assert sign_in(client, world["A"]).status_code == 303
     response = client.get("/providers/1")
-    assert 'class="provider-activities"' in response.get_data(as_text=True)
+    assert 'class="provider-own"' in response.get_data(as_text=True)
     assert response.headers["Cache-Control"] == "private, no-store"
+    dashboard = client.get("/providers/1/activities")
+    assert 'class="provider-activities"' in dashboard.get_data(as_text=True)
+    assert dashboard.headers["Cache-Control"] == "private, no-store"
 
 
 def test_every_503_says_when_to_retry(app, client, world):

@@ -323,13 +323,14 @@ class Query:
                 listed = LISTED[listed_text.lower()]
         board = one("board")
         if board is not None:
-            code = board.upper()
-            if code not in ref.boards:
+            # Read whatever its case, kept in the board's own spelling ("ABPath").
+            codes = {c.casefold(): c for c in ref.boards}
+            if board.casefold() not in codes:
                 problems["board"] = (
                     f"'{board[:60]}' is not a board; use a code such as "
                     + ", ".join(sorted(ref.boards)[:6])
                 )
-            board = code
+            board = codes.get(board.casefold(), board)
         board_state = one("board_state")
         if board_state is not None and board_state not in BOARD_STATES:
             problems["board_state"] = f"one of: {', '.join(BOARD_STATES)}"
@@ -408,8 +409,18 @@ def _reason_conditions(provider: Provider, today: date, ref: Reference) -> dict[
     }
 
 
+# An activity changed since its check, or never checked, waits for `refresh`: the list still
+# shows it (its row's reasons come from the rules themselves), but no filter on what the check
+# holds (listed or not, missing, invalid, a board's state) picks it until it is checked.
+_CHECKED = ListingCheck.activity_id.is_not(None)
+
+
 def _listed(provider: Provider, today: date, ref: Reference) -> Any:
-    return and_(*(~c for c in _reason_conditions(provider, today, ref).values()))
+    return and_(_CHECKED, *(~c for c in _reason_conditions(provider, today, ref).values()))
+
+
+def _not_listed(provider: Provider, today: date, ref: Reference) -> Any:
+    return and_(_CHECKED, or_(*_reason_conditions(provider, today, ref).values()))
 
 
 def _board_state(provider: Provider, today: date, ref: Reference) -> Any:
@@ -439,10 +450,9 @@ def _conditions(
     reasons = _reason_conditions(provider, today, ref)
     where: list[Any] = [Activity.provider_id == provider.id]
     if query.listed is not None:
-        listed = _listed(provider, today, ref)
-        where.append(listed if query.listed else ~listed)
+        where.append((_listed if query.listed else _not_listed)(provider, today, ref))
     if query.reasons:
-        where.append(or_(*(reasons[r] for r in query.reasons)))
+        where.append(and_(_CHECKED, or_(*(reasons[r] for r in query.reasons))))
     if query.field:
         where.append(
             exists().where(
@@ -497,7 +507,7 @@ def _order(sort: str) -> list[Any]:
 def _matching(provider: Provider, query: Query, today: date, ref: Reference) -> Any:
     return (
         select(Activity.id)
-        .join(ListingCheck, ListingCheck.activity_id == Activity.id)
+        .outerjoin(ListingCheck, ListingCheck.activity_id == Activity.id)
         .where(*_conditions(provider, query, today, ref))
     )
 

@@ -1,8 +1,7 @@
-"""The provider view: public listing, and after signing in with an API key, every activity."""
+"""The provider view: public listing, and after signing in with an API key, the dashboard of
+every activity (its own tests: test_dashboard.py)."""
 
 from __future__ import annotations
-
-import re
 
 KEY_INPUT = (
     "main form input:not([type=hidden]):not([type=submit]):not([type=button])"
@@ -32,8 +31,8 @@ def test_signed_in_provider_sees_every_activity_and_why(page, site, screenshot):
     key.first.fill(site.provider_key)
     with page.expect_navigation():
         key.first.press("Enter")
-    if not re.search(rf"/providers/{site.provider_id}\b", page.url):
-        page.goto(f"/providers/{site.provider_id}")
+    dashboard = f"/providers/{site.provider_id}/activities"
+    assert page.url.endswith(dashboard), f"signing in led to {page.url}, not {dashboard}"
 
     table = page.locator("table.provider-activities")
     assert table.count() == 1, f"no table.provider-activities after signing in (at {page.url})"
@@ -47,9 +46,24 @@ def test_signed_in_provider_sees_every_activity_and_why(page, site, screenshot):
     reasons = table.locator("ul.reasons li")
     assert reasons.count() >= 1, "no ul.reasons li for the unlisted activities"
     assert all(r.strip() for r in reasons.all_inner_texts()), "an empty reason"
-    preview = page.locator("div.card-preview article.card")
-    assert preview.count() >= 1, "no div.card-preview holding the public article.card"
+    assert page.locator("div.card-preview").count() == 0, "every row's card on the page"
+
+    # The provider's own page: the counts and the way to the dashboard, not the list.
+    page.goto(f"/providers/{site.provider_id}")
+    summary = page.locator("section.provider-own p.own-summary").inner_text()
+    assert f"{len(site.provider_listed_titles)} listed" in summary, summary
+    assert f"{len(site.provider_unlisted_titles)} not listed" in summary, summary
+    assert page.locator("table.provider-activities").count() == 0
     screenshot(page, "provider-view")
+    with page.expect_navigation():
+        page.locator("a.dashboard-link").click()
+    assert page.url.endswith(dashboard)
+    with page.expect_navigation():
+        page.locator("table.provider-activities a.preview-link").first.click()
+    preview = page.locator("div.card-preview article.card")
+    assert preview.count() == 1, (
+        f"no div.card-preview holding the public article.card at {page.url}"
+    )
 
 
 def test_wrong_key_does_not_sign_in(page, site):
@@ -59,5 +73,6 @@ def test_wrong_key_does_not_sign_in(page, site):
     key.first.fill(site.provider_key[:-4] + "AAAA")
     with page.expect_navigation():
         key.first.press("Enter")
-    page.goto(f"/providers/{site.provider_id}")
+    page.goto(f"/providers/{site.provider_id}/activities")
+    assert page.url.endswith("/providers/sign-in"), f"a wrong key signed in (at {page.url})"
     assert page.locator("table.provider-activities").count() == 0, "a wrong key signed in"

@@ -75,7 +75,7 @@ def test_sign_in_and_sign_out_through_the_forms(new_context, site):
     assert page.locator("table.provider-activities").count() == 1, f"not signed in at {page.url}"
     with page.expect_navigation():
         page.locator("form[action$='/providers/sign-out'] button").click()
-    page.goto(f"/providers/{site.provider_id}")
+    page.goto(f"/providers/{site.provider_id}/activities")
     assert page.locator("table.provider-activities").count() == 0, "still signed in"
     assert not _violations(page) and not page.errors
 
@@ -96,5 +96,5 @@ def test_another_sites_forms_are_refused(new_context, site):
     page.locator("#key").evaluate("(el, key) => { el.value = key; }", site.provider_key)
     with page.expect_navigation():
         page.locator("#post-sign-in").click()
-    page.goto(f"/providers/{site.provider_id}")
+    page.goto(f"/providers/{site.provider_id}/activities")
     assert page.locator("table.provider-activities").count() == 0, "another site signed us in"

@@ -5,17 +5,23 @@ scoped to the key's provider, and another provider's activity answers 404 exactl
 missing one, so a key cannot even learn which ids exist elsewhere. Writes go through the
 same checks and messages as batch files (`provider_data.batch`), and each is recorded with
 the key that made it.
+
+The list and the summary are the provider dashboard's (`registry.standing`): the same
+filters read from the same query string, the same counts, each summary line linking to the
+list it counts, so a script and a person looking at the page never disagree.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from functools import wraps
 from typing import Any
 
 from flask import Blueprint, Response, current_app, g, jsonify, request, url_for
-from sqlalchemy import func, select
+from sqlalchemy import select
+from werkzeug.datastructures import MultiDict
 
 from directory.provider_data import batch
 from directory.provider_data.files import (
@@ -25,13 +31,14 @@ from directory.provider_data.files import (
     read_document,
     read_records,
 )
-from directory.registry import api_keys, rules
+from directory.registry import api_keys, rules, standing
 from directory.registry.models import Activity, ApiKey, with_children
 from directory.registry.reference import reference
 from directory.web import jobs
 from directory.web.context import db_session, today
 from directory.web.errors import json_error as error
-from directory.web.presenters.openapi_provider import MAX_PAGE, MAX_PER_PAGE
+from directory.web.presenters.openapi_provider import DEFAULT_PER_PAGE, MAX_PAGE, MAX_PER_PAGE
+from directory.web.presenters.standing import query_url, refresh_checks, row_dict, summary_dict
 from directory.web.search_service import sync_after_write
 
 bp = Blueprint("provider_api", __name__, url_prefix="/api/v1/provider")
@@ -89,30 +96,36 @@ def _json_value(value: Any) -> Any:
     return value
 
 
-def describe(activity: Activity) -> dict[str, Any]:
+def describe(row: standing.Row) -> dict[str, Any]:
     """An activity as its provider sees it: its data (its topic tags as codes, its approvals,
-    coordinates where it sent them), and how it stands in the directory, with the state
+    coordinates where it sent them), and how it stands in the directory: the dashboard's own
+    row (every reason, each registration's state), the boards it counts for, and the state
     mandates its tags and approvals match."""
-    day = today()
+    activity = row.activity
     payload = batch.payload_of(activity)
     fee_cents = payload.pop("fee_cents")
     payload["fee"] = None if fee_cents is None else fee_cents / 100
     data = json.loads(json.dumps(payload, default=_json_value))
-    reasons = rules.why_not_listed(activity, day)
     return {
         "id": activity.id,
         **data,
         "listing": {
-            "listed": not reasons,
-            "why_not_listed": reasons,
-            "counts_for": rules.counted_boards(activity, day) if not reasons else [],
-            "boards": [rules.board_status(r, activity, day).summary() for r in activity.moc],
+            **row_dict(row),
+            # The reasons' sentences again, as the web service gave them before it gave codes.
+            "why_not_listed": [r.text for r in row.reasons],
+            # Not the registrations counted alone: a board without a registration program
+            # (ABPMR) takes a listed activity meant for its specialties.
+            "counts_for": rules.boards_if_listed(activity, today()) if row.listed else [],
             "mandates": reference().matched_mandates(
                 payload["topics"], [a["body"] for a in payload["approvals"]]
             ),
         },
         "updated_at": activity.updated_at.isoformat() if activity.updated_at else None,
     }
+
+
+def _row(provider_activity_id: str) -> standing.Row | None:
+    return standing.row_of(db_session(), _key().provider, provider_activity_id, today())
 
 
 def _search_note() -> dict[str, str]:
@@ -194,44 +207,121 @@ def _one_activity_body() -> tuple[dict[str, Any] | None, Response | None]:
     return body, None
 
 
+def _number(args: MultiDict[str, str], name: str, default: int, top: int) -> int | str:
+    """A page number or size: the number, or what is wrong with it."""
+    values = [v.strip() for v in args.getlist(name) if v.strip()]
+    if not values:
+        return default
+    if len(values) > 1:
+        return "give it once"
+    if not values[0].isdigit() or not 1 <= int(values[0]) <= top:
+        return f"a whole number from 1 to {top:,}"
+    return int(values[0])
+
+
+def _query() -> standing.Query:
+    """The dashboard's filters and sort (`standing.Query`) from the query string, with the web
+    service's own page sizes, which came first: 50 unless asked, up to MAX_PER_PAGE. Raises
+    QueryError naming every parameter that cannot be read."""
+    args = MultiDict(request.args)
+    paging = {
+        "page": _number(args, "page", 1, MAX_PAGE),
+        "per_page": _number(args, "per_page", DEFAULT_PER_PAGE, MAX_PER_PAGE),
+    }
+    for name in paging:
+        args.poplist(name)
+    problems = {name: value for name, value in paging.items() if isinstance(value, str)}
+    try:
+        query = standing.Query.from_args(args)
+    except standing.QueryError as exc:
+        problems = {**exc.problems, **problems}
+    if problems:
+        raise standing.QueryError(problems)
+    return replace(query, page=int(paging["page"]), per_page=int(paging["per_page"]))
+
+
+def _list_url(params: list[tuple[str, str]]) -> str:
+    return url_for("provider_api.list_activities", **MultiDict(params).to_dict(flat=False))  # type: ignore[arg-type]
+
+
+def _filters(query: standing.Query) -> dict[str, Any]:
+    """The filters applied, under their parameters' names: every one, null or [] when not."""
+    return {
+        "listed": None if query.listed is None else "yes" if query.listed else "no",
+        "reason": list(query.reasons),
+        "field": query.field,
+        "status": list(query.statuses),
+        "format": list(query.formats),
+        "board": query.board,
+        "board_state": query.board_state,
+        "board_field": query.board_field,
+        "q": query.text or None,
+    }
+
+
+def _check_changes() -> None:
+    """Check again what changed since the last look (`standing.refresh`, as much as one
+    request may), so that the list's filters and the summary's counts read current checks.
+    It writes: when a batch import holds the registry's write lock, the answer is read from
+    the checks as they stand (the summary says how many are `unchecked`) rather than waiting
+    for the import. Writes check their own activities at once, so that is rarely any."""
+    refresh_checks(db_session(), _key().provider_id)
+
+
 @bp.get("/activities")
 @requires_key
 def list_activities() -> Any:
     try:
-        page = max(1, int(request.args.get("page", 1)))
-        per_page = min(MAX_PER_PAGE, max(1, int(request.args.get("per_page", 50))))
-    except ValueError:
-        return error(400, "page and per_page must be whole numbers")
-    if page > MAX_PAGE:
-        return error(400, f"page: at most {MAX_PAGE:,}")
-    session = db_session()
-    scope = Activity.provider_id == _key().provider_id
-    total = session.scalar(select(func.count()).select_from(Activity).where(scope)) or 0
-    activities = session.scalars(
-        select(Activity)
-        .where(scope)
-        .options(*with_children())
-        .order_by(Activity.id)
-        .limit(per_page)
-        .offset((page - 1) * per_page)
-    ).all()
+        query = _query()
+    except standing.QueryError as exc:
+        return error(400, str(exc), problems=exc.problems)
+    _check_changes()
+    found = standing.page(db_session(), _key().provider, query, today())
+    # The page size always in the links: the dashboard's default (left out of its own
+    # parameters) is not this list's.
+    params = [(k, v) for k, v in query.to_params() if k != "per_page"]
+    params.append(("per_page", str(query.per_page)))
+    paged = [(k, v) for k, v in params if k != "page"]
     return jsonify(
         {
-            "total": total,
-            "page": page,
-            "per_page": per_page,
-            "activities": [describe(a) for a in activities],
+            "total": found.total,
+            "page": query.page,
+            "per_page": query.per_page,
+            "pages": found.pages,
+            "sort": query.sort,
+            "filters": _filters(query),
+            "activities": [describe(row) for row in found.rows],
+            "links": {
+                "self": _list_url(params),
+                "next": _list_url([*paged, ("page", str(query.page + 1))])
+                if query.page < found.pages and query.page < MAX_PAGE
+                else None,
+                "prev": _list_url([*paged, ("page", str(query.page - 1))])
+                if query.page > 1
+                else None,
+                "summary": url_for("provider_api.get_summary"),
+            },
         }
     )
+
+
+@bp.get("/summary")
+@requires_key
+def get_summary() -> Any:
+    """How the provider's activities stand, each line with the list URL of what it counts."""
+    _check_changes()
+    counted = standing.summary(db_session(), _key().provider, today())
+    base = url_for("provider_api.list_activities")
+    return jsonify(summary_dict(counted, lambda query: query_url(base, query)))
 
 
 @bp.get("/activities/<provider_activity_id>")
 @requires_key
 def get_activity(provider_activity_id: str) -> Any:
-    activity = _own(provider_activity_id)
-    if activity is None:
+    row = _row(provider_activity_id)
+    if row is None:
         return _not_found(provider_activity_id)
-    return jsonify(describe(activity))
+    return jsonify(describe(row))
 
 
 def _save(body: dict[str, Any], must_exist: bool | None) -> Any:
@@ -260,12 +350,13 @@ def _save(body: dict[str, Any], must_exist: bool | None) -> Any:
             warnings=[m.as_dict() for m in report.warnings],
         )
     db_session().rollback()  # end this request's read snapshot: the write happened elsewhere
-    activity = _own(pid)
-    assert activity is not None
+    _check_changes()
+    row = _row(pid)
+    assert row is not None
     status = 201 if report.created else 200
     response = jsonify(
         {
-            "activity": describe(activity),
+            "activity": describe(row),
             "result": "created" if report.created else "updated" if report.updated else "unchanged",
             "warnings": [m.as_dict() for m in report.warnings],
             "search": _search_note(),
@@ -312,7 +403,10 @@ def withdraw_activity(provider_activity_id: str) -> Any:
         activity.updated_at = batch.utcnow()
         batch.record_change(db_session(), activity, "withdrawn", source="api", api_key_id=_key().id)
         db_session().commit()
-    return jsonify({"activity": describe(activity), "search": _search_note()})
+        _check_changes()
+    row = _row(provider_activity_id)
+    assert row is not None
+    return jsonify({"activity": describe(row), "search": _search_note()})
 
 
 @bp.delete("/activities/<provider_activity_id>")
@@ -369,4 +463,5 @@ def batch_upload() -> Any:
         return response
     if report.written:
         body["search"] = _search_note()
+        _check_changes()
     return jsonify(body)

@@ -1,8 +1,10 @@
 """The providers' web service in the OpenAPI document: paths, the bearer key, and schemas.
 
 Kept beside `openapi.py` (the public API) so each stays readable; `openapi.document()` merges
-the two. `MAX_PER_PAGE` is declared here and used by the provider API itself, so the document
-and the behaviour cannot drift apart.
+the two. `MAX_PER_PAGE` is declared here and used by the provider API itself, and the list's
+filters are documented from the declarations `registry.standing` reads them with (reasons,
+board states, sorts, the reference data's statuses, formats and boards), so the document and
+the behaviour cannot drift apart.
 """
 
 from __future__ import annotations
@@ -11,9 +13,13 @@ from typing import Any
 
 from directory.provider_data.coerce import MAX_APPROVALS
 from directory.provider_data.layout import LAYOUT
+from directory.registry import rules, standing
+from directory.registry.reference import reference
 
-# The most activities one page of the provider API lists (blueprints/provider_api.py uses it).
+# The most activities one page of the provider API lists (blueprints/provider_api.py uses it),
+# and how many when not asked: the web service's own sizes, older than the dashboard's.
 MAX_PER_PAGE = 200
+DEFAULT_PER_PAGE = 50
 # The last page it answers; a larger number is a 400, not an offset the database refuses.
 MAX_PAGE = 100_000
 ERROR = {"$ref": "#/components/schemas/Error"}
@@ -33,7 +39,7 @@ def _json(schema: str) -> dict[str, Any]:
 
 def _errors(*codes: int) -> dict[str, Any]:
     texts = {
-        400: "Bad request",
+        400: "Bad request; for the list's filters, `problems` maps each parameter to what is wrong",
         401: "No key, or a key that is not valid",
         404: "You have no such activity",
         409: "Conflict",
@@ -49,6 +55,106 @@ def _errors(*codes: int) -> dict[str, Any]:
     }
 
 
+def _query(
+    name: str, schema: dict[str, Any], description: str, many: bool = False
+) -> dict[str, Any]:
+    if many:
+        schema = {"type": "array", "items": schema, "maxItems": standing.MAX_VALUES}
+        return {
+            "name": name,
+            "in": "query",
+            "description": description + " Repeat the parameter for any of several.",
+            "schema": schema,
+            "style": "form",
+            "explode": True,
+        }
+    return {"name": name, "in": "query", "description": description, "schema": schema}
+
+
+def _text(examples: list[str]) -> dict[str, Any]:
+    return {"type": "string", "minLength": 1, "maxLength": standing.MAX_TEXT, "examples": examples}
+
+
+def list_parameters(max_per_page: int = MAX_PER_PAGE) -> list[dict[str, Any]]:
+    """The list's filters: the dashboard's (`registry.standing.Query`), one query string for
+    both. A value that cannot be read answers 400 with `problems` naming each parameter."""
+    ref = reference()
+    reasons = "; ".join(f"{code}: {label}" for code, label in standing.REASON_LABELS.items())
+    states = "; ".join(f"{code}: {label}" for code, label in standing.BOARD_STATES.items())
+    sorts = "; ".join(f"{s.name}: {s.label.lower()}" for s in standing.SORTS)
+    boards = sorted(ref.boards)
+    return [
+        _query(
+            "listed",
+            {"type": "string", "enum": list(standing.LISTED)},
+            "Only the activities listed in the public directory today (yes), or those not (no).",
+        ),
+        _query(
+            "reason",
+            {"type": "string", "enum": list(rules.REASON_CODES)},
+            f"Not listed for this reason ({reasons}).",
+            many=True,
+        ),
+        _query(
+            "field",
+            _text(["description", "end date", "format"]),
+            "Missing or breaking a rule in this field, as a reason names it (the summary's "
+            "lines under 'missing required fields' and 'a field breaks a rule').",
+        ),
+        _query(
+            "status",
+            {"type": "string", "enum": list(ref.statuses)},
+            "With this status.",
+            many=True,
+        ),
+        _query(
+            "format",
+            {"type": "string", "enum": [f.name for f in ref.formats.values()]},
+            "In this format.",
+            many=True,
+        ),
+        _query(
+            "board",
+            {"type": "string", "minLength": 1, "maxLength": standing.MAX_TEXT, "examples": boards},
+            f"Registered for this board (its code: {', '.join(boards)}); with board_state or "
+            "board_field, that registration is the one in that state or lacking that item.",
+        ),
+        _query(
+            "board_state",
+            {"type": "string", "enum": list(standing.BOARD_STATES)},
+            f"With a registration in this state ({states}).",
+        ),
+        _query(
+            "board_field",
+            _text(["practice areas", "credit types", "points"]),
+            "With a registration lacking this item, as the registration's `missing` names it.",
+        ),
+        _query(
+            "q",
+            _text(["sepsis", "LU-2026-001"]),
+            "Text in your own titles or activity ids (any case), or the directory's id.",
+        ),
+        _query(
+            "sort",
+            {"type": "string", "enum": list(standing.SORT_NAMES)},
+            f"The order ({sorts}); changed unless given. Walk every page in id order: it does "
+            "not move while activities change.",
+        ),
+        {
+            "name": "page",
+            "in": "query",
+            "description": "Past the last page, an empty list (with the total), not an error.",
+            "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE},
+        },
+        {
+            "name": "per_page",
+            "in": "query",
+            "description": f"{DEFAULT_PER_PAGE} unless given.",
+            "schema": {"type": "integer", "minimum": 1, "maximum": max_per_page},
+        },
+    ]
+
+
 def paths(max_per_page: int = MAX_PER_PAGE) -> dict[str, Any]:
     common = (401, 429, 503)
     body = {"required": True, "content": _json("ProviderActivityInput")}
@@ -59,21 +165,14 @@ def paths(max_per_page: int = MAX_PER_PAGE) -> dict[str, Any]:
     return {
         "/api/v1/provider/activities": {
             "get": {
-                "summary": "Your activities, each with its listing status",
+                "summary": "Your activities, filtered as on your dashboard, each with how it stands",
+                "description": "The filters combine (all must hold; a repeated parameter, any "
+                "of its values). A parameter that cannot be read answers 400, its `problems` "
+                "naming each parameter with what is wrong; other parameters are ignored, and "
+                "`filters` echoes what was applied.",
                 "operationId": "provider_list",
                 "security": KEY,
-                "parameters": [
-                    {
-                        "name": "page",
-                        "in": "query",
-                        "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE},
-                    },
-                    {
-                        "name": "per_page",
-                        "in": "query",
-                        "schema": {"type": "integer", "minimum": 1, "maximum": max_per_page},
-                    },
-                ],
+                "parameters": list_parameters(max_per_page),
                 "responses": {
                     "200": {"description": "OK", "content": _json("ProviderActivities")},
                     **_errors(400, *common),
@@ -126,6 +225,19 @@ def paths(max_per_page: int = MAX_PER_PAGE) -> dict[str, Any]:
                 "responses": {
                     "200": {"description": "Withdrawn", "content": _json("ProviderWithdrawn")},
                     **_errors(404, *common),
+                },
+            },
+        },
+        "/api/v1/provider/summary": {
+            "get": {
+                "summary": "How your activities stand: listed, not listed and why, per board",
+                "description": "Each line's `url` lists the activities it counts (this API's "
+                "list, with that line's filters): its `total` is the line's `count`.",
+                "operationId": "provider_summary",
+                "security": KEY,
+                "responses": {
+                    "200": {"description": "OK", "content": _json("ProviderSummary")},
+                    **_errors(*common),
                 },
             },
         },
@@ -243,12 +355,59 @@ def _occurrences(nullable: bool) -> dict[str, Any]:
 def schemas() -> dict[str, Any]:
     listing = {
         "type": "object",
-        "required": ["listed", "why_not_listed", "counts_for", "boards", "mandates"],
+        "description": "How the activity stands today, as your dashboard shows it.",
+        "required": [
+            "listed",
+            "reasons",
+            "boards",
+            "why_not_listed",
+            "counts_for",
+            "mandates",
+        ],
         "properties": {
             "listed": {"type": "boolean"},
-            "why_not_listed": {"type": "array", "items": {"type": "string"}},
-            "counts_for": {"type": "array", "items": {"type": "string"}},
-            "boards": {"type": "array", "items": {"type": "string"}},
+            "reasons": {
+                "type": "array",
+                "description": "Every reason it is not listed; empty when it is.",
+                "items": {
+                    "type": "object",
+                    "required": ["code", "text"],
+                    "properties": {
+                        "code": {"type": "string", "enum": list(rules.REASON_CODES)},
+                        "text": {"type": "string"},
+                    },
+                },
+            },
+            "boards": {
+                "type": "array",
+                "description": "Each board registration and how it stands.",
+                "items": {
+                    "type": "object",
+                    "required": ["board", "state", "state_label", "summary", "missing"],
+                    "properties": {
+                        "board": {"type": "string"},
+                        "state": {"type": "string", "enum": list(standing.BOARD_STATES)},
+                        "state_label": {"type": "string"},
+                        "summary": {"type": "string"},
+                        "missing": {
+                            "type": "array",
+                            "items": {"type": "string"},
+                            "description": "What the registration lacks (the board_field "
+                            "filter's values).",
+                        },
+                    },
+                },
+            },
+            "why_not_listed": {
+                "type": "array",
+                "items": {"type": "string"},
+                "description": "The reasons' texts.",
+            },
+            "counts_for": {
+                "type": "array",
+                "items": {"type": "string"},
+                "description": "The boards a listed activity counts toward today.",
+            },
             "mandates": {
                 "type": "array",
                 "items": {"type": "string"},
@@ -257,6 +416,35 @@ def schemas() -> dict[str, Any]:
             },
         },
     }
+    nullable_text = {"type": ["string", "null"]}
+    many = {"type": "array", "items": {"type": "string"}}
+    filters = {
+        "type": "object",
+        "description": "The filters applied, under their parameters' names.",
+        "required": [
+            "listed",
+            "reason",
+            "field",
+            "status",
+            "format",
+            "board",
+            "board_state",
+            "board_field",
+            "q",
+        ],
+        "properties": {
+            "listed": {"enum": [*standing.LISTED, None]},
+            "reason": many,
+            "field": nullable_text,
+            "status": many,
+            "format": many,
+            "board": nullable_text,
+            "board_state": {"enum": [*standing.BOARD_STATES, None]},
+            "board_field": nullable_text,
+            "q": nullable_text,
+        },
+    }
+    count = {"$ref": "#/components/schemas/ProviderCount"}
     message = {
         "type": "object",
         "required": ["field", "message"],
@@ -331,12 +519,115 @@ def schemas() -> dict[str, Any]:
         "ProviderActivity": activity,
         "ProviderActivities": {
             "type": "object",
-            "required": ["total", "page", "per_page", "activities"],
+            "required": [
+                "total",
+                "page",
+                "per_page",
+                "pages",
+                "sort",
+                "filters",
+                "activities",
+                "links",
+            ],
             "properties": {
                 "total": {"type": "integer", "minimum": 0},
                 "page": {"type": "integer", "minimum": 1},
                 "per_page": {"type": "integer", "minimum": 1},
+                "pages": {"type": "integer", "minimum": 1},
+                "sort": {"type": "string", "enum": list(standing.SORT_NAMES)},
+                "filters": filters,
                 "activities": {"type": "array", "items": activity},
+                "links": {
+                    "type": "object",
+                    "required": ["self", "next", "prev", "summary"],
+                    "properties": {
+                        "self": {"type": "string"},
+                        "next": nullable_text,
+                        "prev": nullable_text,
+                        "summary": {"type": "string"},
+                    },
+                },
+            },
+        },
+        "ProviderCount": {
+            "type": "object",
+            "description": "A line of the summary: how many, and the list of them.",
+            "required": ["label", "count", "url"],
+            "properties": {
+                "label": {"type": "string"},
+                "count": {"type": "integer", "minimum": 0},
+                "url": {
+                    "type": "string",
+                    "description": "The list of the activities counted (GET, with your key).",
+                },
+                "parts": {
+                    "type": "array",
+                    "description": "The lines under this one (a reason's fields, what "
+                    "incomplete registrations lack).",
+                    "items": count,
+                },
+            },
+        },
+        "ProviderSummary": {
+            "type": "object",
+            "required": [
+                "total",
+                "listed",
+                "not_listed",
+                "provider_not_in_good_standing",
+                "boards",
+                "unchecked",
+            ],
+            "properties": {
+                "total": {"type": "integer", "minimum": 0},
+                "unchecked": {
+                    "type": "integer",
+                    "minimum": 0,
+                    "description": "Activities changed since they were last checked and not "
+                    "checked again yet (many at once, or while a large import is being "
+                    "saved): counted as of their last check, or not yet when never checked. "
+                    "Usually 0; ask again in a moment.",
+                },
+                "listed": count,
+                "not_listed": {
+                    **count,
+                    "description": "Its parts: one per reason, an activity under each of its "
+                    "reasons (so they may add up to more).",
+                },
+                "provider_not_in_good_standing": {
+                    "type": "boolean",
+                    "description": "Then no activity is listed, whatever its own state.",
+                },
+                "boards": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["board", "name", "registrations", "states"],
+                        "properties": {
+                            "board": {"type": "string"},
+                            "name": {"type": "string"},
+                            "registrations": {"type": "integer", "minimum": 0},
+                            "states": {
+                                "type": "array",
+                                "items": {
+                                    "allOf": [
+                                        count,
+                                        {
+                                            "type": "object",
+                                            "required": ["state"],
+                                            "properties": {
+                                                "state": {
+                                                    "type": "string",
+                                                    "enum": list(standing.BOARD_STATES),
+                                                }
+                                            },
+                                        },
+                                    ]
+                                },
+                            },
+                        },
+                    },
+                },
             },
         },
         "ProviderWrite": {

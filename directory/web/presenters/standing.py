@@ -8,16 +8,39 @@ how a reason is named: the page renders these dicts, the API returns them as JSO
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 from urllib.parse import urlencode
 
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
+
+from directory.registry import standing
+from directory.registry.db import is_busy
 from directory.registry.standing import (
     BOARD_STATES,
+    DEFAULT_PER_PAGE,
+    REASON_LABELS,
     Count,
     Query,
     Row,
     Summary,
 )
+
+
+def refresh_checks(session: Session, provider_id: int) -> None:
+    """Check again what changed since the last look (`standing.refresh`, as much as one
+    request may), so that the filters and counts read current checks. It writes: when a
+    batch import holds the registry's write lock, the answer is read from the checks as they
+    stand (the summary says how many are `unchecked`) rather than waiting for the import.
+    Writes and import jobs check their own activities at once, so that is rarely any."""
+    try:
+        standing.refresh(session, provider_id, limit=standing.WEB_LIMIT)
+    except DBAPIError as exc:
+        if not is_busy(exc):
+            raise
+        session.rollback()
+
 
 # A query's URL on the page or the API that lists it.
 QueryUrl = Callable[[Query], str]
@@ -43,6 +66,8 @@ def summary_dict(summary: Summary, url: QueryUrl) -> dict[str, Any]:
         "listed": _count(summary.listed, url),
         "not_listed": _count(summary.not_listed, url),
         "provider_not_in_good_standing": summary.provider_refused,
+        # Changed moments ago and not checked yet: not in the counts until they are.
+        "unchecked": summary.unchecked,
         "boards": [
             {
                 "board": b.board,
@@ -77,3 +102,41 @@ def row_dict(row: Row) -> dict[str, Any]:
             for line in row.boards
         ],
     }
+
+
+def chips(query: Query, url: QueryUrl) -> list[dict[str, str]]:
+    """One chip per active filter value, each linking to the list without it (from page 1):
+    the filters a summary line set (`field`, `board_field`) as much as the form's."""
+    first = replace(query, page=1)
+    out: list[dict[str, str]] = []
+
+    def chip(label: str, without: Query) -> None:
+        out.append({"label": label, "url": url(without)})
+
+    if query.listed is not None:
+        chip("Listed" if query.listed else "Not listed", replace(first, listed=None))
+    for code in query.reasons:
+        left = tuple(r for r in query.reasons if r != code)
+        chip(f"Not listed: {REASON_LABELS[code]}", replace(first, reasons=left))
+    if query.field:
+        chip(f"Field: {query.field}", replace(first, field=None))
+    for status in query.statuses:
+        left = tuple(s for s in query.statuses if s != status)
+        chip(f"Status: {status}", replace(first, statuses=left))
+    for fmt in query.formats:
+        left = tuple(f for f in query.formats if f != fmt)
+        chip(f"Format: {fmt}", replace(first, formats=left))
+    if query.board:
+        chip(f"Board: {query.board}", replace(first, board=None))
+    if query.board_state:
+        chip(f"Registration {BOARD_STATES[query.board_state]}", replace(first, board_state=None))
+    if query.board_field:
+        chip(f"Registration missing {query.board_field}", replace(first, board_field=None))
+    if query.text:
+        chip(f"Text: “{query.text}”", replace(first, text=""))
+    return out
+
+
+def export_query(query: Query) -> Query:
+    """The filters and sort of `query` without its page: what an export of the list writes."""
+    return replace(query, page=1, per_page=DEFAULT_PER_PAGE)
