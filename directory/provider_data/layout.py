@@ -208,19 +208,20 @@ def choices(spec: FieldSpec, *, include_legacy: bool = True) -> tuple[str, ...]:
 
 # --- the flat (CSV / Excel) columns -----------------------------------------------------------
 
-ColumnGroup = Literal["field", "occurrences", "approvals", "moc", "rems"]
+ColumnGroup = Literal["field", "occurrences", "approvals", "moc", "rems", "report"]
 
 
 @dataclass(frozen=True, eq=False)  # one instance per column: compared and hashed by identity
 class FlatColumn:
     """One CSV/Excel column: a top-level field, the occurrences or approvals cell, a board's
-    or REMS item."""
+    or REMS item, or a report column (written by the export, ignored on upload)."""
 
     header: str
     group: ColumnGroup
     spec: FieldSpec | None = None  # None for the occurrences and approvals cells
     board: str | None = None  # for group "moc"
     aliases: tuple[str, ...] = ()
+    help: str = ""  # for group "report": what the export writes in it
 
     @property
     def label(self) -> str:
@@ -268,18 +269,55 @@ def flat_columns() -> list[str]:
     return [c.header for c in flat_column_specs()]
 
 
+# The columns an export of a provider's activities adds after the layout's own, saying how
+# each activity stands. A provider fixes the exported file and uploads it back as it is, so the
+# readers know these headers and ignore what is under them: they are the directory's answer,
+# not the provider's data.
+REPORT_COLUMNS = (
+    FlatColumn(
+        "Registry ID",
+        "report",
+        help="the directory's own number for the activity (in its address, /activities/N)",
+    ),
+    FlatColumn("Listed", "report", help="yes when the activity is in the public directory today"),
+    FlatColumn(
+        "Why not listed",
+        "report",
+        help="every reason the activity is not listed today, one a line",
+    ),
+    FlatColumn(
+        "Board registrations",
+        "report",
+        help="how each board registration stands: counted, or what it lacks; one a line",
+    ),
+    FlatColumn(
+        "Export note",
+        "report",
+        help="what the row could not hold (a second REMS program) and how to send it instead",
+    ),
+)
+
+
+def report_column_specs() -> tuple[FlatColumn, ...]:
+    """The columns an export adds after `flat_column_specs()`; ignored on upload."""
+    return REPORT_COLUMNS
+
+
 @cache
 def _header_index() -> dict[str, FlatColumn]:
     index: dict[str, FlatColumn] = {}
-    for column in _flat_columns():
+    for column in (*_flat_columns(), *REPORT_COLUMNS):
         for text in (column.header, *column.aliases):
+            if column.group == "report" and _norm(text) in index:
+                raise _fail("fields", f"'{index[_norm(text)].header}' is a report column's name")
             index.setdefault(_norm(text), column)
     return index
 
 
 def match_header(header: str) -> FlatColumn | None:
     """The column a header names: case-insensitive, surrounding spaces ignored, and a field's
-    name accepted for its label ("provider_activity_id" for "Your activity id")."""
+    name accepted for its label ("provider_activity_id" for "Your activity id"). A report
+    column's header names that report column (group "report"), which readers ignore."""
     return _header_index().get(_norm(header))
 
 

@@ -32,6 +32,7 @@ from directory.provider_data.layout import (
     LAYOUT,
     OCCURRENCES_HEADER,
     flat_column_specs,
+    report_column_specs,
     required_headers,
 )
 from directory.provider_data.values import LIST_SEPARATOR
@@ -310,6 +311,7 @@ def render_docs() -> str:
             for c in columns
             if c.group == "rems"
         ],
+        "report_rows": [[c.header, c.help] for c in report_column_specs()],
         "csv_header": ",".join(c.header for c in columns[:6]),
         "xml_example": xml_format.xml_string(xml_format.xml_activity(sample), level=1),
         "json_example": json.dumps(

@@ -184,6 +184,13 @@ def refresh(session: Session, provider_id: int | None = None, limit: int | None 
     return checked
 
 
+def unchecked(session: Session, provider_id: int) -> int:
+    """How many of the provider's activities changed since their check (or were never
+    checked): what `refresh` would check now."""
+    stale = _stale(provider_id).subquery()
+    return int(session.scalar(select(func.count()).select_from(stale)) or 0)
+
+
 # --- reading a provider's filters ---------------------------------------------------------------
 
 LISTED = {"yes": True, "no": False}
@@ -628,9 +635,8 @@ def summary(session: Session, provider: Provider, today: date) -> Summary:
                 states=tuple(states),
             )
         )
-    unchecked = session.scalar(select(func.count()).select_from(_stale(provider.id).subquery()))
     return Summary(
-        unchecked=int(unchecked or 0),
+        unchecked=unchecked(session, provider.id),
         total=total,
         listed=Count("listed", listed_count, Query(listed=True)),
         not_listed=Count(

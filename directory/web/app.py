@@ -32,10 +32,22 @@ from directory.config import Config, persistent_secret
 from directory.registry.db import make_engine, make_sessionmaker
 from directory.registry.reference import reference
 from directory.web import assets, context, errors, headers
-from directory.web.blueprints import activity, api, embed, feeds, provider, provider_api, search
+from directory.web.blueprints import (
+    activity,
+    api,
+    embed,
+    feeds,
+    provider,
+    provider_api,
+    provider_export,
+    search,
+)
 
 SIGN_IN_LIMIT = "10/minute"  # per address: a person mistyping a key never gets near it
 PROVIDER_API_LIMIT = "120/minute"  # per key, and per address whatever the key
+# An export of 20,000 activities is seconds of work: a person exports now and then, and a
+# loop asking again and again gets a 429 rather than every worker.
+EXPORT_LIMIT = "30/minute"
 
 
 def _presented_key() -> str:
@@ -67,6 +79,7 @@ def _install_limits(app: Flask) -> None:
         provider_api.bp
     )
     limiter.shared_limit(PROVIDER_API_LIMIT, scope="provider-api-address")(provider_api.bp)
+    limiter.limit(EXPORT_LIMIT)(provider_export.bp)
     # Only the sign-in attempt (POST) counts, not showing the form.
     sign_in = "provider.provider_sign_in"
     limited = limiter.limit(SIGN_IN_LIMIT, methods=["POST"])(app.view_functions[sign_in])
@@ -97,7 +110,7 @@ def create_app(config: Config | None = None) -> Flask:
     # start a new one); a time limit would only turn a tab left open into an error page.
     app.config["WTF_CSRF_TIME_LIMIT"] = None
 
-    for blueprint in (search, activity, provider, feeds, embed, api, provider_api):
+    for blueprint in (search, activity, provider, provider_export, feeds, embed, api, provider_api):
         app.register_blueprint(blueprint.bp)
     # Before the limiter: Flask runs after-request hooks last-registered first, so the
     # limiter's exact Retry-After is set before headers.py would fall back to its own.

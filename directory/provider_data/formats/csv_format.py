@@ -7,9 +7,12 @@ byte order mark), UTF-16 with a byte order mark, or else Windows-1252 with a war
 that mixes UTF-8 with another encoding is refused, naming the first line that is not UTF-8.
 The delimiter (comma, semicolon or tab) is the one the header line uses most, outside quotes.
 A cell starting with "=" is a formula: an error on its row, never taken as text (a
-spreadsheet would run it). At most `max_rows` rows are read, counting empty ones.
+spreadsheet would run it), unless an apostrophe guards it ("'=..."): the guard is dropped and
+the rest read as text (see `rows.csv_unguarded`). At most `max_rows` rows are read, counting
+empty ones.
 
-Writing puts a UTF-8 byte order mark first, so that Excel opens the file as UTF-8.
+Writing puts a UTF-8 byte order mark first, so that Excel opens the file as UTF-8, and guards
+every text cell a spreadsheet would run (`rows.csv_cell`).
 """
 
 from __future__ import annotations
@@ -18,17 +21,20 @@ import codecs
 import csv
 import io
 import re
-from collections.abc import Iterator
-from itertools import chain
+from collections.abc import Iterable, Iterator, Sequence
+from itertools import chain, islice
 from typing import Any
 
 from directory.provider_data.formats.rows import (
+    CSV_GUARD,
     Cell,
+    csv_cell,
+    csv_unguarded,
     header_columns,
     row_activity,
     too_many_rows,
 )
-from directory.provider_data.layout import flat_column_specs
+from directory.provider_data.layout import FlatColumn, flat_column_specs
 from directory.provider_data.reading import Activity, FileRejected
 from directory.registry.rules import Problem
 
@@ -160,6 +166,17 @@ def _csv_problem(error: csv.Error) -> str:
     return 'check the quotes (") and line breaks on this row: a cell holding a line break must be quoted'
 
 
+def _cell(text: str, position: int) -> Cell:
+    """One CSV cell: a guarded text is the text; an unguarded "=..." is a formula."""
+    if text.startswith(CSV_GUARD):
+        unguarded = csv_unguarded(text)
+        if unguarded is not text:
+            return Cell(unguarded, "value", str(position), position - 1)
+    if text.lstrip().startswith("="):
+        return Cell(text, "formula", str(position), position - 1)
+    return Cell(text, "value", str(position), position - 1)
+
+
 def cells(data: bytes, encoding: str, *, max_rows: int) -> Iterator[tuple[int, list[Cell]]]:
     """Every row of the file, the header first, as (row number, its cells); `encoding` is from
     `encoding()`. A file going past row `max_rows` (counting empty rows) is refused, and so is
@@ -174,15 +191,7 @@ def cells(data: bytes, encoding: str, *, max_rows: int) -> Iterator[tuple[int, l
         for number, row in enumerate(reader, start=1):
             if number > max_rows:
                 raise FileRejected(too_many_rows(max_rows))
-            yield (
-                number,
-                [
-                    Cell(
-                        text, "formula" if text.lstrip().startswith("=") else "value", str(i), i - 1
-                    )
-                    for i, text in enumerate(row, start=1)
-                ],
-            )
+            yield number, [_cell(text, i) for i, text in enumerate(row, start=1)]
     except csv.Error as e:
         raise FileRejected(f"row {number + 1}: the CSV cannot be read: {_csv_problem(e)}") from e
 
@@ -199,12 +208,27 @@ def read(data: bytes, encoding: str, *, max_rows: int) -> Iterator[Activity]:
         yield row_activity(number, columns, row)
 
 
-def write(rows: list[list[Any]]) -> bytes:
-    """A CSV file of the header and `rows` (from `rows.flat_row`)."""
+def stream(
+    columns: Sequence[FlatColumn], rows: Iterable[list[Any]], *, rows_per_chunk: int = 200
+) -> Iterator[bytes]:
+    """A CSV file of `columns`' headers and `rows` (values in `columns`' order, as
+    `rows.flat_row` gives them), a chunk of bytes at a time: the byte order mark and the
+    header first, then `rows_per_chunk` rows a chunk."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow([c.header for c in flat_column_specs()])
-    for row in rows:
-        writer.writerow(["" if v is None else v for v in row])
+    writer.writerow([c.header for c in columns])
     # With a byte order mark, Excel opens the file as UTF-8.
-    return out.getvalue().encode("utf-8-sig")
+    yield codecs.BOM_UTF8 + out.getvalue().encode("utf-8")
+    batch = iter(rows)
+    while chunk := list(islice(batch, rows_per_chunk)):
+        out.seek(0)
+        out.truncate()
+        writer.writerows(
+            [csv_cell(c, v) for c, v in zip(columns, row, strict=True)] for row in chunk
+        )
+        yield out.getvalue().encode("utf-8")
+
+
+def write(rows: list[list[Any]]) -> bytes:
+    """A CSV file of the header and `rows` (from `rows.flat_row`)."""
+    return b"".join(stream(flat_column_specs(), rows))

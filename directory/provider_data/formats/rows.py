@@ -2,8 +2,15 @@
 
 Reading: row 1's headers are matched to the layout's columns (unknown, repeated and missing
 columns refuse the file), then each row's cells become one activity, located as "row 14" with
-the header as row 1. Writing: `flat_row` is one payload as a row in the same column order, with
-text cells for CSV or native dates and numbers for Excel.
+the header as row 1; the report columns an export adds (`layout.REPORT_COLUMNS`) are known
+and ignored. Writing: `flat_row` is one payload as a row in the same column order, with text
+cells for CSV or native dates and numbers for Excel.
+
+Formula injection: a spreadsheet runs a cell starting with = + - @ (or a tab or carriage
+return), so a text written to CSV that starts with one of those gets an apostrophe before it
+(`csv_guarded`), as spreadsheets themselves mark text; reading drops that apostrophe again
+(`csv_unguarded`), so the text reads back exactly and a guarded "=..." is text, not a formula.
+Excel cells need no guard: a text is written as a string cell, which is never calculated.
 
 The two formats differ only in how cells are got (text and a delimiter; a workbook's typed
 cells), which `csv_format` and `xlsx_format` hold.
@@ -42,6 +49,12 @@ from directory.provider_data.values import (
 from directory.registry.rules import Problem
 
 FORMULA_MESSAGE = "formulas are not accepted; paste the value instead"
+# What makes a spreadsheet read a cell as a formula (OWASP's list for CSV injection).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+CSV_GUARD = "'"
+# Kinds whose CSV cells are written from numbers, dates and yes/no: a negative longitude is a
+# number, not a formula, and stays as written.
+_UNGUARDED_KINDS = frozenset({"number", "degrees", "money", "date", "yes_no"})
 
 
 class Cell(NamedTuple):
@@ -60,6 +73,40 @@ def too_many_rows(max_rows: int, what: str = "the file") -> str:
         f"{what} goes on past row {max_rows:,} (counting empty rows), more than we read in "
         "one file: delete any empty rows below your activities, or split the file"
     )
+
+
+def _guard_follows(text: str) -> bool:
+    """Whether a CSV_GUARD before `text` would be a guard: `text` starts with a tab or a
+    carriage return, or its first character after blanks is one of the others or a guard."""
+    if text[:1] in FORMULA_STARTS:
+        return True
+    first = text.lstrip()[:1]  # " =x" is read as a formula too
+    return bool(first) and (first in FORMULA_STARTS or first == CSV_GUARD)
+
+
+def csv_guarded(text: str) -> str:
+    """`text` as a CSV cell that no spreadsheet runs: an apostrophe first when it could start
+    a formula (" =x" too: the reader refuses it as one), or when it starts with what reads as
+    a guard itself ("'=x", "'hello"), so that `csv_unguarded` gives `text` back exactly."""
+    return CSV_GUARD + text if _guard_follows(text) else text
+
+
+def csv_unguarded(text: str) -> str:
+    """A CSV cell's text without the guard apostrophe `csv_guarded` puts before it."""
+    if text.startswith(CSV_GUARD) and _guard_follows(text[1:]):
+        return text[1:]
+    return text
+
+
+def csv_cell(column: FlatColumn, value: Any) -> str:
+    """One value of `flat_row` (or a report column) as CSV text, guarded when it is text."""
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        return str(value)
+    if column.spec is not None and column.spec.kind in _UNGUARDED_KINDS:
+        return value
+    return csv_guarded(value)
 
 
 # --- reading ----------------------------------------------------------------------------------
@@ -111,6 +158,8 @@ def row_activity(row: int, columns: list[FlatColumn | None], cells: list[Cell]) 
     stray = Unknowns("cells without a header")
     for cell in cells:
         column = columns[cell.position] if cell.position < len(columns) else None
+        if column is not None and column.group == "report":
+            continue  # the export's own answer, whatever the provider left there
         if cell.kind == "value" and column is not None:
             values[column] = cell.value
             continue

@@ -9,10 +9,13 @@ place).
 
 Reading takes the sheet named "Activities", or else the first, in openpyxl's read-only mode
 (rows streamed, not the workbook held); formulas are never calculated: a formula cell is an
-error on its row. A sheet going on past a number of rows (counting empty ones) or of cells is
-refused when reading reaches it, so that a small file of millions of empty rows costs a
-moment, not minutes. Writing adds a Help sheet made from `column_help`, the same words as
-the layout page.
+error on its row. A text cell is text, even one starting with "=" (Excel keeps "'=x", typed
+in a cell, as the text "=x"; the export writes such a title so): only a formula cell is
+refused. A sheet going on past a number of rows (counting empty ones) or of cells is refused
+when reading reaches it, so that a small file of millions of empty rows costs a moment, not
+minutes. Writing adds a Help sheet made from `column_help`, the same words as
+the layout page, and writes every text as a string cell (openpyxl would make a text starting
+with "=" a formula, and "#N/A" an error).
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ import struct
 import warnings
 import zipfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any, Literal
 from xml.etree.ElementTree import ParseError
 
@@ -32,7 +35,7 @@ from defusedxml import DefusedXmlException
 
 from directory.provider_data.column_help import column_help
 from directory.provider_data.formats.rows import Cell, header_columns, row_activity, too_many_rows
-from directory.provider_data.layout import flat_column_specs
+from directory.provider_data.layout import FlatColumn, flat_column_specs
 from directory.provider_data.reading import Activity, FileRejected, human_size
 from directory.provider_data.values import is_empty
 
@@ -264,9 +267,7 @@ def cells(data: bytes, *, max_rows: int, max_cells: int) -> Iterator[tuple[int, 
                 if value is None:
                     continue  # an empty cell: nothing to read or report
                 kind: Literal["value", "formula", "error"] = "value"
-                if cell.data_type == "f" or (
-                    isinstance(value, str) and value.lstrip().startswith("=")
-                ):
+                if cell.data_type == "f":
                     kind = "formula"
                 elif cell.data_type == "e":
                     kind = "error"
@@ -281,6 +282,28 @@ def cells(data: bytes, *, max_rows: int, max_cells: int) -> Iterator[tuple[int, 
 
 
 # --- writing ----------------------------------------------------------------------------------
+
+HELP_TITLES = ("Column", "XML/JSON name", "Kind", "Required", "Allowed values", "Help", "Example")
+HELP_WIDTHS = (30, 34, 28, 24, 60, 60, 30)
+_HELP_KEYS = ("column", "name", "kind", "required", "allowed", "help", "example")
+
+
+def help_rows(columns: Iterable[FlatColumn]) -> Iterator[list[str]]:
+    """The Help sheet's rows (after `HELP_TITLES`): what each column holds, in words."""
+    for column in columns:
+        if column.group == "report":
+            yield [column.header, "", "", "", "", column.help + "; ignored on upload", ""]
+        else:
+            info = column_help(column)
+            yield [info[k] for k in _HELP_KEYS]
+
+
+def as_text_cells(cells: Iterable[Any]) -> None:
+    """Keep each text cell a string: openpyxl makes a text starting with "=" a formula, which
+    a spreadsheet would run, and "#N/A" an error cell (our own reader refuses both)."""
+    for cell in cells:
+        if isinstance(cell.value, str):
+            cell.data_type = "s"
 
 
 def write(rows: list[list[Any]]) -> bytes:
@@ -300,6 +323,7 @@ def write(rows: list[list[Any]]) -> bytes:
         cell.font = Font(bold=True)
     for row in rows:
         sheet.append(row)
+        as_text_cells(sheet[sheet.max_row])
     for i, column in enumerate(columns, start=1):
         letter = get_column_letter(i)
         longest = max([len(column.header)] + [len(str(r[i - 1] or "")) for r in rows])
@@ -314,15 +338,13 @@ def write(rows: list[list[Any]]) -> bytes:
     sheet.freeze_panes = "A2"
 
     help_sheet = book.create_sheet("Help")
-    titles = ["Column", "XML/JSON name", "Kind", "Required", "Allowed values", "Help", "Example"]
-    keys = ["column", "name", "kind", "required", "allowed", "help", "example"]
-    help_sheet.append(titles)
+    help_sheet.append(HELP_TITLES)
     for cell in help_sheet[1]:
         cell.font = Font(bold=True)
-    for column in columns:
-        info = column_help(column)
-        help_sheet.append([info[k] for k in keys])
-    for i, width in enumerate((30, 34, 28, 24, 60, 60, 30), start=1):
+    for help_row in help_rows(columns):
+        help_sheet.append(help_row)
+        as_text_cells(help_sheet[help_sheet.max_row])
+    for i, width in enumerate(HELP_WIDTHS, start=1):
         help_sheet.column_dimensions[get_column_letter(i)].width = width
     for row in help_sheet.iter_rows(min_row=2):
         for cell in row:

@@ -188,14 +188,10 @@ def _export_urls(provider_id: int, query: standing.Query) -> dict[str, str]:
     """The CSV and Excel exports of the list as filtered and sorted (every page of it)."""
     params = standing_view.export_query(query).to_params()
     suffix = f"?{urlencode(params)}" if params else ""
-    urls = {}
-    for fmt in ("csv", "xlsx"):
-        if "provider_export.export" in current_app.view_functions:
-            path = url_for("provider_export.export", provider_id=provider_id, fmt=fmt)
-        else:
-            path = f"/providers/{provider_id}/activities.{fmt}"
-        urls[fmt] = path + suffix
-    return urls
+    return {
+        fmt: url_for("provider_export.export", provider_id=provider_id, fmt=fmt) + suffix
+        for fmt in ("csv", "xlsx")
+    }
 
 
 @bp.get(f"/providers/<int(max={MAX_PROVIDER_ID}):provider_id>/activities")
