@@ -81,6 +81,8 @@ class Activity(Base):
         UniqueConstraint("provider_id", "provider_activity_id"),
         # The incremental indexer reads "what changed since" in this order.
         Index("ix_activities_updated_at_id", "updated_at", "id"),
+        # A provider's activities changed since their check (`standing`), from the index alone.
+        Index("ix_activities_provider_id_id_updated_at", "provider_id", "id", "updated_at"),
     )
 
     # The registry's numeric activity id (e.g. 210016939), shown to physicians and providers.
@@ -329,8 +331,8 @@ class BatchJob(Base):
 # each board registration stands. The rules are Python and a provider may have 20,000
 # activities, so what they say of each activity's own fields is kept here, computed when the
 # activity changes (or the rules do), and a page counts it in SQL. What depends on the day
-# (ended, past a claim deadline) or on the provider (its accreditation) is not kept: the
-# queries read it from the activity, registration and provider themselves.
+# (ended, past a claim deadline) or on the provider (its accreditation) is not decided here:
+# the queries compare the kept dates with today, and read the provider itself.
 
 
 class ListingCheck(Base):
@@ -351,6 +353,11 @@ class ListingCheck(Base):
     source_updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     has_missing: Mapped[bool] = mapped_column(Boolean)
     has_invalid: Mapped[bool] = mapped_column(Boolean)
+    # The activity's own fields the other reasons read, as of the check (they change only
+    # with `updated_at`): so a summary counts this narrow table alone, not the activities.
+    status: Mapped[str] = mapped_column(String(20))
+    show_in_directory: Mapped[bool] = mapped_column(Boolean)
+    end_date: Mapped[date | None] = mapped_column(Date)
 
 
 class RegistrationCheck(Base):

@@ -5,11 +5,12 @@ The rules (`rules.not_listed_reasons`, `rules.board_status`) are Python, one act
 time: applying them to a provider's 20,000 activities on every page view took seconds. So
 the part of their answer that depends on an activity's own fields is kept in three tables
 (`ListingCheck`, `RegistrationCheck`, `CheckGap`), written by `refresh` whenever the
-activity's `updated_at` or the rules themselves have moved since. The rest is read live in
-SQL from the rows the rules read it from: a status that is not Active, an activity not shown,
-an end date or claim deadline before today, a provider not in good standing. So a count is
-right on any day without anything rewritten at midnight, and the tests hold the SQL to the
-rules, activity by activity.
+activity's `updated_at` or the rules themselves have moved since, with the few fields the
+other reasons read (status, shown or not, end date: they too change only with `updated_at`),
+so that a summary counts those narrow tables alone. What depends on the day or the provider
+is decided live in SQL: an end date or claim deadline before today, a provider not in good
+standing. So a count is right on any day without anything rewritten at midnight, and the
+tests hold the SQL to the rules, activity by activity.
 
 `Query` is the one model of a provider's filters, read from a query string the same way by
 the dashboard, its export and the web service. A page of the list loads only its own
@@ -105,6 +106,9 @@ def _rows(
         "source_updated_at": activity.updated_at,
         "has_missing": bool(missing),
         "has_invalid": bool(invalid),
+        "status": activity.status,
+        "show_in_directory": bool(activity.show_in_directory),
+        "end_date": activity.end_date,
     }
     # One gap row per item: an activity missing a description and a URL counts under both.
     gaps = {("", "missing", label) for label in missing}
@@ -403,14 +407,14 @@ def _good_standing(provider: Provider, ref: Reference) -> bool:
 
 
 def _reason_conditions(provider: Provider, today: date, ref: Reference) -> dict[str, Any]:
-    """Each reason code as an SQL condition on (Activity, ListingCheck): the rules'
+    """Each reason code as an SQL condition on ListingCheck: the rules'
     `not_listed_reasons`, code by code (the tests hold each to them)."""
     return {
         # One provider per query: its standing is the same for every row.
         "provider": false() if _good_standing(provider, ref) else true(),
-        "status": Activity.status != "Active",
-        "hidden": Activity.show_in_directory.is_not(True),
-        "ended": and_(Activity.end_date.is_not(None), Activity.end_date < today),
+        "status": ListingCheck.status != "Active",
+        "hidden": ListingCheck.show_in_directory.is_not(True),
+        "ended": and_(ListingCheck.end_date.is_not(None), ListingCheck.end_date < today),
         "missing": ListingCheck.has_missing.is_(True),
         "invalid": ListingCheck.has_invalid.is_(True),
     }
@@ -431,7 +435,7 @@ def _not_listed(provider: Provider, today: date, ref: Reference) -> Any:
 
 
 def _board_state(provider: Provider, today: date, ref: Reference) -> Any:
-    """A registration's state as SQL over (RegistrationCheck, Activity, ListingCheck)."""
+    """A registration's state as SQL over (RegistrationCheck, ListingCheck)."""
     return case(
         (RegistrationCheck.complete.is_not(True), literal("incomplete")),
         (
@@ -557,7 +561,8 @@ class Summary:
 
 
 def summary(session: Session, provider: Provider, today: date) -> Summary:
-    """Counts over every activity of `provider`: three grouped queries, whatever its size."""
+    """Counts over every activity of `provider`: grouped queries over its checks (never its
+    activities' wide rows), whatever its size."""
     ref = reference()
     reasons = _reason_conditions(provider, today, ref)
     listed = _listed(provider, today, ref)
@@ -567,9 +572,8 @@ def summary(session: Session, provider: Provider, today: date) -> Summary:
             func.sum(case((listed, 1), else_=0)),
             *(func.sum(case((c, 1), else_=0)) for c in reasons.values()),
         )
-        .select_from(Activity)
-        .join(ListingCheck, ListingCheck.activity_id == Activity.id)
-        .where(Activity.provider_id == provider.id)
+        .select_from(ListingCheck)
+        .where(ListingCheck.provider_id == provider.id)
     ).one()
     total, listed_count = int(totals[0]), int(totals[1] or 0)
     by_reason = dict(zip(reasons, (int(n or 0) for n in totals[2:]), strict=True))
@@ -577,8 +581,7 @@ def summary(session: Session, provider: Provider, today: date) -> Summary:
     gaps: dict[tuple[str, str], list[tuple[str, int]]] = {}
     for board, kind, item, n in session.execute(
         select(CheckGap.board, CheckGap.kind, CheckGap.item, func.count())
-        .join(Activity, Activity.id == CheckGap.activity_id)
-        .where(CheckGap.provider_id == provider.id, Activity.provider_id == provider.id)
+        .where(CheckGap.provider_id == provider.id)
         .group_by(CheckGap.board, CheckGap.kind, CheckGap.item)
         .order_by(CheckGap.board, CheckGap.kind, func.count().desc(), CheckGap.item)
     ):
@@ -602,9 +605,8 @@ def summary(session: Session, provider: Provider, today: date) -> Summary:
     counts: dict[str, dict[str, int]] = {}
     for board, board_state, n in session.execute(
         select(RegistrationCheck.board, state, func.count())
-        .join(Activity, Activity.id == RegistrationCheck.activity_id)
-        .join(ListingCheck, ListingCheck.activity_id == Activity.id)
-        .where(RegistrationCheck.provider_id == provider.id, Activity.provider_id == provider.id)
+        .join(ListingCheck, ListingCheck.activity_id == RegistrationCheck.activity_id)
+        .where(RegistrationCheck.provider_id == provider.id)
         .group_by(RegistrationCheck.board, state)
     ):
         counts.setdefault(board, {})[board_state] = int(n)

@@ -33,6 +33,11 @@ def _activity_fk(name: str) -> sa.ForeignKeyConstraint:
 
 
 def upgrade() -> None:
+    op.create_index(
+        "ix_activities_provider_id_id_updated_at",
+        "activities",
+        ["provider_id", "id", "updated_at"],
+    )
     op.create_table(
         "listing_checks",
         sa.Column("activity_id", ACTIVITY_ID, nullable=False),
@@ -41,6 +46,9 @@ def upgrade() -> None:
         sa.Column("source_updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("has_missing", sa.Boolean(), nullable=False),
         sa.Column("has_invalid", sa.Boolean(), nullable=False),
+        sa.Column("status", sa.String(length=20), nullable=False),
+        sa.Column("show_in_directory", sa.Boolean(), nullable=False),
+        sa.Column("end_date", sa.Date(), nullable=True),
         _activity_fk("listing_checks"),
         sa.PrimaryKeyConstraint("activity_id", name=op.f("pk_listing_checks")),
     )
@@ -89,3 +97,4 @@ def downgrade() -> None:
     op.drop_table("registration_checks")
     op.drop_index("ix_listing_checks_provider_id", table_name="listing_checks")
     op.drop_table("listing_checks")
+    op.drop_index("ix_activities_provider_id_id_updated_at", table_name="activities")
