@@ -249,6 +249,20 @@ class _Args(Protocol):
     def getlist(self, key: str) -> list[str]: ...
 
 
+# The query string's filter parameters (besides sort, page and per_page), as `Query` reads them.
+FILTER_PARAMS = (
+    "listed",
+    "reason",
+    "field",
+    "status",
+    "format",
+    "board",
+    "board_state",
+    "board_field",
+    "q",
+)
+
+
 @dataclass(frozen=True)
 class Query:
     """A provider's filters on its own activities, its sort and its page."""
@@ -267,21 +281,6 @@ class Query:
     sort: str = "changed"
     page: int = 1
     per_page: int = DEFAULT_PER_PAGE
-
-    PARAMS = (
-        "listed",
-        "reason",
-        "field",
-        "status",
-        "format",
-        "board",
-        "board_state",
-        "board_field",
-        "q",
-        "sort",
-        "page",
-        "per_page",
-    )
 
     @classmethod
     def from_args(cls, args: _Args, ref: Reference | None = None) -> Query:

@@ -421,17 +421,7 @@ def schemas() -> dict[str, Any]:
     filters = {
         "type": "object",
         "description": "The filters applied, under their parameters' names.",
-        "required": [
-            "listed",
-            "reason",
-            "field",
-            "status",
-            "format",
-            "board",
-            "board_state",
-            "board_field",
-            "q",
-        ],
+        "required": list(standing.FILTER_PARAMS),
         "properties": {
             "listed": {"enum": [*standing.LISTED, None]},
             "reason": many,
