@@ -484,3 +484,26 @@ def test_a_bounded_refresh_checks_that_many_and_says_how_many_remain(sessions, m
         assert standing.refresh(session, CRAFTED_PROVIDER, limit=100) == len(_crafted()) - 4
         assert standing.refresh(session, CRAFTED_PROVIDER, limit=100) == 0
         assert standing.summary(session, crafted, TODAY).unchecked == 0
+
+
+def test_refresh_waiting_says_what_a_count_of_the_waiting_would(sessions, monkeypatch):
+    """The count a request takes from its own refresh, instead of asking again, is the one
+    `unchecked` gives: after a whole pass (none, or those the rules failed on), and when the
+    limit stopped it."""
+    with sessions() as session:
+        assert standing.refresh_waiting(session, CRAFTED_PROVIDER) == 0
+        real = rules.listing_gaps
+
+        def failing_on_five(activity, ref=None):
+            if activity.id == 5:
+                raise RuntimeError("a bug meeting odd data")
+            return real(activity, ref)
+
+        monkeypatch.setattr(rules, "listing_gaps", failing_on_five)
+        monkeypatch.setattr(standing, "rules_version", lambda: "a later release")
+        assert standing.refresh_waiting(session, CRAFTED_PROVIDER, limit=3) == (
+            standing.unchecked(session, CRAFTED_PROVIDER)
+        )
+        assert standing.unchecked(session, CRAFTED_PROVIDER) == len(_crafted()) - 3
+        assert standing.refresh_waiting(session, CRAFTED_PROVIDER, limit=100) == 1
+        assert standing.unchecked(session, CRAFTED_PROVIDER) == 1

@@ -141,14 +141,31 @@ def refresh(session: Session, provider_id: int | None = None, limit: int | None 
     """Check again every activity (of one provider, or all) changed since its check, or the
     first `limit` of them; commit each batch. Returns how many were checked: 0, and one
     indexed query, when none changed."""
+    return _refresh(session, provider_id, limit)[0]
+
+
+def refresh_waiting(session: Session, provider_id: int, limit: int | None = None) -> int:
+    """`refresh`, then how many of the provider's activities still wait to be checked (what
+    `Summary.unchecked` says): known from the refresh itself when it went through them all,
+    so a request that found nothing to check asks the registry once, not twice."""
+    _, waiting = _refresh(session, provider_id, limit)
+    return waiting if waiting is not None else unchecked(session, provider_id)
+
+
+def _refresh(
+    session: Session, provider_id: int | None, limit: int | None
+) -> tuple[int, int | None]:
+    """(how many were checked, how many still wait), the second None when `limit` stopped
+    the refresh before it saw them all. Those still waiting after a whole pass are the ones
+    the rules failed on."""
     ref = reference()
-    checked = 0
+    checked = failed = 0
     after = 0
     while limit is None or checked < limit:
         size = BATCH if limit is None else min(BATCH, limit - checked)
         ids = session.scalars(_stale(provider_id).where(Activity.id > after).limit(size)).all()
         if not ids:
-            return checked
+            return checked, failed
         activities = session.scalars(
             select(Activity).where(Activity.id.in_(ids)).options(*with_children())
         ).all()
@@ -162,6 +179,7 @@ def refresh(session: Session, provider_id: int | None = None, limit: int | None 
                 # One activity the rules cannot read (a bug meeting odd data) must not stop
                 # the rest: it stays unchecked, so it is tried again by the next refresh.
                 log.exception("the rules could not check activity %s", activity.id)
+                failed += 1
                 continue
             checks.append(check)
             registrations += regs
@@ -185,7 +203,7 @@ def refresh(session: Session, provider_id: int | None = None, limit: int | None 
         # keeps one batch in memory, not all of them.
         checked += len(checks)
         after = ids[-1]
-    return checked
+    return checked, None
 
 
 def unchecked(session: Session, provider_id: int) -> int:
@@ -559,9 +577,12 @@ class Summary:
     unchecked: int = 0
 
 
-def summary(session: Session, provider: Provider, today: date) -> Summary:
+def summary(
+    session: Session, provider: Provider, today: date, waiting: int | None = None
+) -> Summary:
     """Counts over every activity of `provider`: grouped queries over its checks (never its
-    activities' wide rows), whatever its size."""
+    activities' wide rows), whatever its size. `waiting`: `refresh_waiting`'s answer, when
+    the caller has just refreshed (else it is counted here)."""
     ref = reference()
     reasons = _reason_conditions(provider, today, ref)
     listed = _listed(provider, today, ref)
@@ -637,7 +658,7 @@ def summary(session: Session, provider: Provider, today: date) -> Summary:
             )
         )
     return Summary(
-        unchecked=unchecked(session, provider.id),
+        unchecked=unchecked(session, provider.id) if waiting is None else waiting,
         total=total,
         listed=Count("listed", listed_count, Query(listed=True)),
         not_listed=Count(

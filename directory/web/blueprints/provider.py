@@ -155,8 +155,8 @@ PER_PAGE_CHOICES = (10, standing.DEFAULT_PER_PAGE, 50, standing.MAX_PER_PAGE)
 
 def _standing_counts(provider: Provider) -> dict[str, Any]:
     """Listed and not listed, for the provider page's short summary (after a refresh)."""
-    standing_view.refresh_checks(db_session(), provider.id)
-    summary = standing.summary(db_session(), provider, today())
+    waiting = standing_view.refresh_checks(db_session(), provider.id)
+    summary = standing.summary(db_session(), provider, today(), waiting)
     base = url_for("provider.dashboard", provider_id=provider.id)
     return standing_view.summary_dict(summary, lambda q: standing_view.query_url(base, q))
 
@@ -210,8 +210,8 @@ def dashboard(provider_id: int) -> Any:
         )
         return no_store(Response(html, 400))
     session, day = db_session(), today()
-    standing_view.refresh_checks(session, provider_id)
-    summary = standing.summary(session, own, day)
+    waiting = standing_view.refresh_checks(session, provider_id)
+    summary = standing.summary(session, own, day, waiting)
     page = standing.page(session, own, query, day)
 
     def url(q: standing.Query) -> str:

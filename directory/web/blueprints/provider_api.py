@@ -259,13 +259,9 @@ def _filters(query: standing.Query) -> dict[str, Any]:
     }
 
 
-def _check_changes() -> None:
-    """Check again what changed since the last look (`standing.refresh`, as much as one
-    request may), so that the list's filters and the summary's counts read current checks.
-    It writes: when a batch import holds the registry's write lock, the answer is read from
-    the checks as they stand (the summary says how many are `unchecked`) rather than waiting
-    for the import. Writes check their own activities at once, so that is rarely any."""
-    refresh_checks(db_session(), _key().provider_id)
+def _check_changes() -> int:
+    """The key's provider's checks brought up to date (`refresh_checks`): how many wait."""
+    return refresh_checks(db_session(), _key().provider_id)
 
 
 @bp.get("/activities")
@@ -309,8 +305,8 @@ def list_activities() -> Any:
 @requires_key
 def get_summary() -> Any:
     """How the provider's activities stand, each line with the list URL of what it counts."""
-    _check_changes()
-    counted = standing.summary(db_session(), _key().provider, today())
+    waiting = _check_changes()
+    counted = standing.summary(db_session(), _key().provider, today(), waiting)
     base = url_for("provider_api.list_activities")
     return jsonify(summary_dict(counted, lambda query: query_url(base, query)))
 

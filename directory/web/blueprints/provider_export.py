@@ -59,8 +59,7 @@ def export(provider_id: int, fmt: str) -> Any:
         return _problem(400, "These filters cannot be read", message + ".")
     # An export is the whole filtered list: with activities still to check (more changed
     # than one request checks, or an import holding the write lock), it would miss some.
-    refresh_checks(db_session(), provider_id)
-    waiting = standing.unchecked(db_session(), provider_id)
+    waiting = refresh_checks(db_session(), provider_id)
     if waiting:
         response = _problem(
             503,

@@ -28,18 +28,20 @@ from directory.registry.standing import (
 )
 
 
-def refresh_checks(session: Session, provider_id: int) -> None:
+def refresh_checks(session: Session, provider_id: int) -> int:
     """Check again what changed since the last look (`standing.refresh`, as much as one
-    request may), so that the filters and counts read current checks. It writes: when a
-    batch import holds the registry's write lock, the answer is read from the checks as they
-    stand (the summary says how many are `unchecked`) rather than waiting for the import.
-    Writes and import jobs check their own activities at once, so that is rarely any."""
+    request may), so that the filters and counts read current checks; returns how many
+    still wait (for `standing.summary`). It writes: when a batch import holds the registry's
+    write lock, the answer is read from the checks as they stand (the summary says how many
+    are `unchecked`) rather than waiting for the import. Writes and import jobs check their
+    own activities at once, so that is rarely any."""
     try:
-        standing.refresh(session, provider_id, limit=standing.WEB_LIMIT)
+        return standing.refresh_waiting(session, provider_id, limit=standing.WEB_LIMIT)
     except DBAPIError as exc:
         if not is_busy(exc):
             raise
         session.rollback()
+        return standing.unchecked(session, provider_id)
 
 
 # A query's URL on the page or the API that lists it.
