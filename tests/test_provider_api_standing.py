@@ -26,6 +26,7 @@ from directory.registry.reference import reference
 from directory.web.app import create_app
 from directory.web.presenters.openapi_provider import DEFAULT_PER_PAGE, MAX_PER_PAGE
 from tests import factories as f
+from tests.test_provider_api import auth
 
 pytestmark = pytest.mark.both_databases
 
@@ -102,10 +103,6 @@ def world(app, engine, day):
         keys["revoked"] = revoked.key
         session.commit()
     return keys
-
-
-def auth(key):
-    return {"Authorization": f"Bearer {key}"}
 
 
 # --- the oracle: the rules themselves -------------------------------------------------------
